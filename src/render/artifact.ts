@@ -1,0 +1,18 @@
+export type ArtifactKind =
+  | "nftables"
+  | "compose"
+  | "seccomp"
+  | "openclaw-config"
+  | "sshd"
+  | "fail2ban"
+  | "systemd-unit"
+  | "cloud-init"
+  | "terraform";
+
+export interface Artifact {
+  kind: ArtifactKind;
+  // Relative to the bundle directory; host apply knows where each kind goes on the VM.
+  path: string;
+  content: string;
+  mode?: number;
+}

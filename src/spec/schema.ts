@@ -338,6 +338,43 @@ const hardening = z
   })
   .default({ pids: 256, seccomp: "moat", tmpfsSize: "64m", nofile: 4096 });
 
+// Moat creates these users itself with fixed ids, so every rendered rule can name them.
+const host = z
+  .strictObject({
+    agentUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/)
+      .default("moat-agent"),
+    agentUid: z.number().int().min(1000).max(59999).default(2000),
+    gatewayUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/)
+      .default("moat-gateway"),
+    gatewayUid: z.number().int().min(1000).max(59999).default(2001),
+    subidStart: z
+      .number()
+      .int()
+      .min(100000)
+      .default(1000000)
+      .describe("First subordinate uid/gid of the agent user's rootless Docker range."),
+    subidCount: z.number().int().min(65536).default(65536),
+  })
+  .superRefine((h, ctx) => {
+    if (h.agentUid === h.gatewayUid)
+      ctx.addIssue({ code: "custom", path: ["gatewayUid"], message: "must differ from agentUid" });
+    if (h.agentUser === h.gatewayUser)
+      ctx.addIssue({ code: "custom", path: ["gatewayUser"], message: "must differ from agentUser" });
+  })
+  .default({
+    agentUser: "moat-agent",
+    agentUid: 2000,
+    gatewayUser: "moat-gateway",
+    gatewayUid: 2001,
+    subidStart: 1000000,
+    subidCount: 65536,
+  })
+  .describe("Unix users Moat creates on the VM.");
+
 export const moatSpec = z
   .strictObject({
     version: z.literal(1),
@@ -355,6 +392,7 @@ export const moatSpec = z
     egress,
     gateway,
     hardening,
+    host,
   })
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The `moat` command. Each subcommand lives in its own file and registers itself here.
+import { Command } from "commander";
+import { registerInit } from "./init.js";
+import { registerRender } from "./render.js";
+import { registerSchema } from "./schema.js";
+import { registerValidate } from "./validate.js";
+import { exitCodesHelp, runMain } from "./util.js";
+
+const program = new Command("moat")
+  .description("Put an AI agent behind a tested perimeter on a cheap cloud VM, and prove it holds.")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .addHelpText("after", exitCodesHelp);
+
+registerInit(program);
+registerValidate(program);
+registerRender(program);
+registerSchema(program);
+
+await runMain(program);

@@ -1,0 +1,17 @@
+// The bundle: every artifact the VM needs, each from a pure renderer of the spec.
+import type { MoatSpec } from "../spec/schema.js";
+import type { Artifact } from "./artifact.js";
+
+type Renderer = (spec: MoatSpec) => Artifact[];
+
+const RENDERERS: Renderer[] = [];
+
+export function renderBundle(spec: MoatSpec): Artifact[] {
+  const artifacts = RENDERERS.flatMap((render) => render(spec));
+  const paths = new Set<string>();
+  for (const a of artifacts) {
+    if (paths.has(a.path)) throw new Error(`two artifacts claim ${a.path}`);
+    paths.add(a.path);
+  }
+  return artifacts.sort((a, b) => a.path.localeCompare(b.path));
+}

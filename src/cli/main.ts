@@ -4,12 +4,13 @@ import { Command } from "commander";
 import { registerInit } from "./init.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
-import { registerValidate } from "./validate.js";
 import { exitCodesHelp, runMain } from "./util.js";
+import { registerValidate } from "./validate.js";
 
 const program = new Command("moat")
   .description("Put an AI agent behind a tested perimeter on a cheap cloud VM, and prove it holds.")
   .version("0.1.0")
+  .exitOverride()
   .showHelpAfterError()
   .addHelpText("after", exitCodesHelp);
 

@@ -21,11 +21,14 @@ export function registerRender(program: Command): void {
         writeFileSync(file, a.content, { mode: a.mode ?? 0o644 });
       }
       if (opts.json) {
-        const manifest = { artifacts: artifacts.map((a) => ({ kind: a.kind, path: join(opts.out, a.path) })) };
+        const manifest = {
+          artifacts: artifacts.map((a) => ({ kind: a.kind, path: join(opts.out, a.path) })),
+        };
         process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
         return;
       }
-      for (const a of artifacts) process.stdout.write(`  ${paint("dim", a.kind.padEnd(16))} ${join(opts.out, a.path)}\n`);
+      for (const a of artifacts)
+        process.stdout.write(`  ${paint("dim", a.kind.padEnd(16))} ${join(opts.out, a.path)}\n`);
       process.stdout.write(`${paint("green", "✓")} ${artifacts.length} artifacts in ${opts.out}\n`);
     });
 }

@@ -20,14 +20,15 @@ export const configOption = ["-c, --config <file>", "path to moat.yaml", "moat.y
 
 export class CliFailure extends Error {}
 
+// The program must be built with .exitOverride() before subcommands are added, so they inherit it.
 export async function runMain(program: Command): Promise<void> {
-  program.exitOverride();
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
     if (e.code?.startsWith("commander.")) {
-      process.exitCode = e.code === "commander.helpDisplayed" || e.code === "commander.version" ? 0 : EXIT.usage;
+      process.exitCode =
+        e.code === "commander.helpDisplayed" || e.code === "commander.version" ? 0 : EXIT.usage;
       return;
     }
     if (err instanceof SpecInvalid) {
@@ -35,7 +36,9 @@ export async function runMain(program: Command): Promise<void> {
     } else if (err instanceof CliFailure) {
       process.stderr.write(`${paint("red", "moat:")} ${err.message}\n`);
     } else {
-      process.stderr.write(`${paint("red", "moat: unexpected error:")} ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(
+        `${paint("red", "moat: unexpected error:")} ${(err as Error).stack ?? String(err)}\n`,
+      );
     }
     process.exitCode = EXIT.failed;
   }

@@ -9,6 +9,8 @@ export function registerValidate(program: Command): void {
     .option(...configOption)
     .action((opts: { config: string }) => {
       const spec = loadSpecFile(opts.config);
-      process.stdout.write(`${paint("green", "✓")} ${opts.config} is valid (${spec.name}, target ${spec.target.kind})\n`);
+      process.stdout.write(
+        `${paint("green", "✓")} ${opts.config} is valid (${spec.name}, target ${spec.target.kind})\n`,
+      );
     });
 }

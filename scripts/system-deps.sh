@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# System packages the tests and the lab need (Debian/Ubuntu). Installs only what is missing.
+set -euo pipefail
+PACKAGES=(nftables iptables iproute2 dnsmasq-base tinyproxy curl openssh-server fail2ban python3)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "moat: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: sets up everything it needs on a fresh Debian/Ubuntu machine, then runs
+# lint, type-check and every test (unit and, as root, the namespace integration tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
+npm ci --no-audit --no-fund --loglevel=error
+npm test

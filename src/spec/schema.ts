@@ -84,7 +84,13 @@ const target = z
           .default(2)
           .describe("A1.Flex OCPUs (Always Free allows 2 since 2026)."),
         memoryGb: z.number().positive().max(24).default(12).describe("A1.Flex memory in GB."),
-        bootVolumeGb: z.number().int().min(50).max(200).default(50),
+        bootVolumeGb: z
+          .number()
+          .int()
+          .min(50)
+          .max(200)
+          .default(50)
+          .describe("Boot volume; OCI's minimum is 50 GB."),
         vcnId: z
           .string()
           .startsWith("ocid1.vcn.")
@@ -100,14 +106,14 @@ const target = z
           .string()
           .default("t4g.small")
           .describe("Free-tier eligible type; arm64 t4g by default."),
-        volumeGb: z.number().int().min(8).max(30).default(20),
+        volumeGb: z.number().int().min(8).max(30).default(20).describe("Root EBS volume (gp3, encrypted)."),
       })
       .describe("AWS free tier."),
     z
       .strictObject({
         kind: z.literal("ssh"),
         host: z.string().min(1).describe("Host name or address of an existing Ubuntu/Debian machine."),
-        user: z.string().min(1).default("root"),
+        user: z.string().min(1).default("root").describe("SSH user with root or sudo."),
         port: z.number().int().min(1).max(65535).default(22),
         identityFile: z.string().optional().describe("Private key for SSH; the agent's default if unset."),
       })
@@ -125,15 +131,26 @@ const target = z
   .describe("Where the agent runs.");
 
 const volume = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "a volume name of lowercase letters, digits, _ and -"),
-  path: z.string().startsWith("/", "an absolute path inside the container"),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/, "a volume name of lowercase letters, digits, _ and -")
+    .describe("Docker named volume."),
+  path: z
+    .string()
+    .startsWith("/", "an absolute path inside the container")
+    .describe("Mount point in the container."),
 });
 
 const SECRETISH_ENV = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)/;
 
 const agent = z
   .strictObject({
-    profile: z.enum(["openclaw", "custom"]).default("openclaw"),
+    profile: z
+      .enum(["openclaw", "custom"])
+      .default("openclaw")
+      .describe(
+        "openclaw renders OpenClaw's config and mounts; custom runs any image with what you declare.",
+      ),
     image: pinnedImage.default(OCI_DEFAULT_IMAGE),
     port: z
       .number()
@@ -142,13 +159,14 @@ const agent = z
       .max(65535)
       .default(18789)
       .describe("The agent's API port, published on 127.0.0.1."),
-    memory: size.default("2g"),
-    cpus: z.number().positive().max(64).default(1),
+    memory: size.default("2g").describe("Memory limit of the agent container."),
+    cpus: z.number().positive().max(64).default(1).describe("CPU limit of the agent container."),
     user: z
       .string()
       .regex(/^\d+:\d+$/, "uid:gid, numeric and not 0")
       .refine((v) => !v.startsWith("0:"), "the agent never runs as root")
-      .default("1000:1000"),
+      .default("1000:1000")
+      .describe("uid:gid the agent runs as inside its container; never 0."),
     command: z.array(z.string()).optional().describe("Override the image's command."),
     env: z
       .record(z.string().regex(ENV_NAME, "an environment variable name"), z.string())
@@ -192,8 +210,12 @@ const tailscale = z
     hostname: z
       .string()
       .regex(/^[a-z0-9-]{1,63}$/)
-      .optional(),
-    tags: z.array(z.string().regex(/^tag:[a-z0-9-]+$/, "a tag such as tag:agent")).default(["tag:agent"]),
+      .optional()
+      .describe("Tailscale machine name; the deployment name if unset."),
+    tags: z
+      .array(z.string().regex(/^tag:[a-z0-9-]+$/, "a tag such as tag:agent"))
+      .default(["tag:agent"])
+      .describe("ACL tags the node advertises; grant tag:agent nothing in your tailnet policy."),
     serve: z
       .boolean()
       .default(true)
@@ -212,13 +234,14 @@ const access = z
     sshUsers: z
       .array(z.string().regex(/^[a-z_][a-z0-9_-]*$/))
       .optional()
-      .describe("sshd AllowUsers."),
+      .describe("sshd AllowUsers; the target's login user if unset."),
   })
-  .default({ allowFrom: [] });
+  .default({ allowFrom: [] })
+  .describe("How you reach the VM and the agent.");
 
 const telegram = z
   .strictObject({
-    botToken: secretRef,
+    botToken: secretRef.describe("The bot's real token; only the gateway reads it."),
     allowFrom: z
       .array(z.number().int().positive())
       .min(
@@ -238,14 +261,21 @@ export const LLM_KINDS = ["anthropic", "openai", "openai-compatible", "gemini", 
 const llmProvider = z
   .strictObject({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, "a short lowercase name such as main or claude"),
-    kind: z.enum(LLM_KINDS),
-    apiKey: secretRef,
+    kind: z.enum(LLM_KINDS).describe("API shape and credential header."),
+    apiKey: secretRef.describe("The real API key; only the gateway reads it."),
     baseUrl: z
       .url({ protocol: /^https?$/ })
       .optional()
       .describe("The provider's API root; required for openai-compatible."),
-    models: z.array(z.string().min(1)).min(1, "list at least one model"),
-    budget: z.strictObject({ dailyUsd: z.number().positive() }).optional(),
+    models: z
+      .array(z.string().min(1))
+      .min(1, "list at least one model")
+      .describe("Model ids; the first is the default."),
+    budget: z
+      .strictObject({
+        dailyUsd: z.number().positive().describe("Spend cap per UTC day; then the gateway answers 429."),
+      })
+      .optional(),
     prices: z
       .record(
         z.string(),
@@ -296,7 +326,8 @@ const egress = z
       .default([80])
       .describe("Ports allowed for plain HTTP."),
   })
-  .default({ allow: [], allowCidrs: [], mode: "enforce", connectPorts: [443], httpPorts: [80] });
+  .default({ allow: [], allowCidrs: [], mode: "enforce", connectPorts: [443], httpPorts: [80] })
+  .describe("What the agent may reach through the gateway.");
 
 const gateway = z
   .strictObject({
@@ -305,7 +336,13 @@ const gateway = z
       .refine((v) => isIP(v) === 4, "an IPv4 address")
       .default("198.18.0.1")
       .describe("Where the gateway listens for the agent: a dummy interface address, never a public one."),
-    port: z.number().int().min(1).max(65535).default(3128),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .default(3128)
+      .describe("Where the gateway listens for the agent."),
     metricsPort: z
       .number()
       .int()
@@ -324,7 +361,8 @@ const gateway = z
       });
     }
   })
-  .default({ address: "198.18.0.1", port: 3128, metricsPort: 9464 });
+  .default({ address: "198.18.0.1", port: 3128, metricsPort: 9464 })
+  .describe("The egress gateway: the agent's only way out; holds the real secrets.");
 
 const hardening = z
   .strictObject({
@@ -336,7 +374,8 @@ const hardening = z
     tmpfsSize: size.default("64m").describe("Size of each noexec tmpfs."),
     nofile: z.number().int().min(256).max(1048576).default(4096),
   })
-  .default({ pids: 256, seccomp: "moat", tmpfsSize: "64m", nofile: 4096 });
+  .default({ pids: 256, seccomp: "moat", tmpfsSize: "64m", nofile: 4096 })
+  .describe("Container hardening knobs; read-only root and no capabilities are not optional.");
 
 // Moat creates these users itself with fixed ids, so every rendered rule can name them.
 const host = z
@@ -377,18 +416,22 @@ const host = z
 
 export const moatSpec = z
   .strictObject({
-    version: z.literal(1),
+    version: z.literal(1).describe("Schema version; always 1."),
     name: z
       .string()
       .regex(
         /^[a-z][a-z0-9-]{0,30}$/,
         "a short lowercase name: letters, digits and -, starting with a letter",
-      ),
+      )
+      .describe("Deployment name; names cloud resources and the Tailscale host."),
     target,
     agent: agent.default(agent.parse({})),
     access,
-    messengers: z.strictObject({ telegram: telegram.optional() }).default({}),
-    llm: z.array(llmProvider).default([]),
+    messengers: z.strictObject({ telegram: telegram.optional() }).default({}).describe("Chat channels."),
+    llm: z
+      .array(llmProvider)
+      .default([])
+      .describe("LLM providers; the agent reaches each through the gateway."),
     egress,
     gateway,
     hardening,

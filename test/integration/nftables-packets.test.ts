@@ -1,0 +1,224 @@
+// Real packets through the rendered table, in namespaces linked only to each other: a "vm"
+// with OCI's InstanceServices ACCEPT chain loaded first, and a "cloud" holding the metadata
+// service (IPv4 and IPv6) and some other host. Connections run as the agent's uids via setpriv.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { renderNftables } from "../../src/render/nftables.js";
+import { specFrom } from "../helpers.js";
+import { inNs, TestNet } from "../support/netns.js";
+import { holdConnection, probe, startListener } from "../support/tcp-probe.js";
+
+const AGENT_UID = 45123;
+const OTHER_UID = 45124;
+const SUBID_START = 3100000;
+const SUBID_COUNT = 65536;
+const spec = specFrom(`
+version: 1
+name: packets
+target: { kind: lab }
+host: { agentUid: ${AGENT_UID}, gatewayUid: ${OTHER_UID}, subidStart: ${SUBID_START}, subidCount: ${SUBID_COUNT} }
+`);
+const GATEWAY = { host: spec.gateway.address, port: spec.gateway.port };
+const IMDS_V4 = "169.254.169.254";
+const IMDS_V6 = "fd00:c1::a9fe:a9fe";
+const OTHER_V4 = "192.0.2.1";
+const OTHER_V6 = "2001:db8::1";
+
+const rendered = renderNftables(spec)[0]?.content ?? "";
+
+// The mutations used as negative controls, applied to the rendered text.
+const withoutBackstop = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => !/^\s*ip6? daddr @backstop_v[46] /.test(l))
+    .join("\n");
+const withOpeningAccept = (text: string) =>
+  text.replace(
+    /(\n\s*ct state established,related counter accept\n)/,
+    `$1    ip daddr ${IMDS_V4} tcp dport 80 accept\n    ip6 daddr ${IMDS_V6} tcp dport 80 accept\n`,
+  );
+const withBackstopAfterEstablished = (text: string) => {
+  const lines = text.split("\n");
+  const backstop = lines.filter((l) => /^\s*ip6? daddr @backstop_v[46] /.test(l));
+  const rest = lines.filter((l) => !backstop.includes(l));
+  const established = rest.findIndex((l) => l.includes("ct state established,related"));
+  rest.splice(established + 1, 0, ...backstop);
+  return rest.join("\n");
+};
+
+// A local interface holding service addresses. The VM uses a dummy interface; this kernel may
+// lack the dummy module, and a veth pair whose ends both stay in the namespace holds addresses the same way.
+function addressHolder(ns: string, name: string, addresses: string[]): void {
+  inNs(ns, "ip", ["link", "add", name, "type", "veth", "peer", "name", `${name}p`]);
+  for (const a of addresses)
+    inNs(ns, "ip", ["addr", "add", a, "dev", name, ...(a.includes(":") ? ["nodad"] : [])]);
+  inNs(ns, "ip", ["link", "set", name, "up"]);
+  inNs(ns, "ip", ["link", "set", `${name}p`, "up"]);
+}
+
+describe("nftables backstop with real packets", { concurrency: false }, () => {
+  const net = new TestNet("moat-nftp");
+  const dir = mkdtempSync(join(tmpdir(), "moat-nftp-"));
+  let vm = "";
+  let cloud = "";
+
+  const load = (text: string) => {
+    const file = join(dir, "moat.nft");
+    writeFileSync(file, text);
+    inNs(vm, "nft", ["-f", file]);
+  };
+  const unload = () => {
+    try {
+      inNs(vm, "nft", ["delete", "table", "inet", "moat"]);
+    } catch {}
+  };
+  const metadataFrom = (uid: number) => ({
+    v4: probe(vm, uid, IMDS_V4, 80),
+    v6: probe(vm, uid, IMDS_V6, 80),
+  });
+
+  before(async () => {
+    for (const uid of [AGENT_UID, OTHER_UID]) {
+      assert.throws(() => execFileSync("getent", ["passwd", String(uid)]), `uid ${uid} must be unused here`);
+    }
+    vm = net.addNs("vm");
+    cloud = net.addNs("cloud");
+    net.link(vm, ["192.0.2.2/24", "2001:db8::2/64"], cloud, [`${OTHER_V4}/24`, `${OTHER_V6}/64`]);
+    addressHolder(cloud, "imds0", [`${IMDS_V4}/32`, `${IMDS_V6}/128`]);
+    inNs(vm, "ip", ["route", "add", `${IMDS_V4}/32`, "via", OTHER_V4]);
+    inNs(vm, "ip", ["-6", "route", "add", `${IMDS_V6}/128`, "via", OTHER_V6]);
+    addressHolder(vm, "moat0", [`${GATEWAY.host}/32`]);
+
+    // OCI's shipped rules (cloud-facts §1.1), loaded before Moat's, through iptables-nft.
+    // INPUT's state match also turns conntrack on, as on the real image, so connections that
+    // predate Moat's table are tracked as established.
+    inNs(vm, "iptables", ["-A", "INPUT", "-m", "state", "--state", "RELATED,ESTABLISHED", "-j", "ACCEPT"]);
+    inNs(vm, "iptables", ["-N", "InstanceServices"]);
+    inNs(vm, "iptables", ["-A", "OUTPUT", "-d", "169.254.0.0/16", "-j", "InstanceServices"]);
+    inNs(vm, "iptables", [
+      "-A",
+      "InstanceServices",
+      "-d",
+      `${IMDS_V4}/32`,
+      "-p",
+      "tcp",
+      "--dport",
+      "80",
+      "-j",
+      "ACCEPT",
+    ]);
+    inNs(vm, "iptables", [
+      "-A",
+      "InstanceServices",
+      "-d",
+      "169.254.0.0/16",
+      "-p",
+      "tcp",
+      "-j",
+      "REJECT",
+      "--reject-with",
+      "tcp-reset",
+    ]);
+    // An IPv6 accept of the same kind, so the v6 check also runs against an accept elsewhere.
+    inNs(vm, "ip6tables", [
+      "-A",
+      "OUTPUT",
+      "-d",
+      `${IMDS_V6}/128`,
+      "-p",
+      "tcp",
+      "--dport",
+      "80",
+      "-j",
+      "ACCEPT",
+    ]);
+
+    await startListener(net, cloud, [
+      `${IMDS_V4}:80`,
+      `[${IMDS_V6}]:80`,
+      `${OTHER_V4}:80`,
+      `[${OTHER_V6}]:80`,
+    ]);
+    await startListener(net, vm, [`${GATEWAY.host}:${GATEWAY.port}`, `${GATEWAY.host}:9999`]);
+  });
+
+  after(() => {
+    net.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("negative control: without Moat's table the agent uid reaches metadata through OCI's ACCEPT", () => {
+    unload();
+    assert.deepEqual(metadataFrom(AGENT_UID), { v4: "open", v6: "open" });
+  });
+
+  it("refuses metadata to the agent uid over IPv4 and IPv6 despite OCI's ACCEPT chain", () => {
+    load(rendered);
+    assert.deepEqual(metadataFrom(AGENT_UID), { v4: "ECONNREFUSED", v6: "ECONNREFUSED" });
+  });
+
+  it("refuses metadata to both ends of the subuid range, not to the uid just past it", () => {
+    load(rendered);
+    assert.deepEqual(metadataFrom(SUBID_START), { v4: "ECONNREFUSED", v6: "ECONNREFUSED" });
+    assert.deepEqual(metadataFrom(SUBID_START + SUBID_COUNT - 1), { v4: "ECONNREFUSED", v6: "ECONNREFUSED" });
+    assert.deepEqual(metadataFrom(SUBID_START + SUBID_COUNT), { v4: "open", v6: "open" });
+  });
+
+  it("lets the agent uid reach the gateway's address and port, and nothing else", () => {
+    load(rendered);
+    for (const uid of [AGENT_UID, SUBID_START + 999]) {
+      assert.equal(probe(vm, uid, GATEWAY.host, GATEWAY.port), "open");
+      assert.notEqual(probe(vm, uid, GATEWAY.host, 9999), "open");
+      assert.notEqual(probe(vm, uid, OTHER_V4, 80), "open");
+      assert.notEqual(probe(vm, uid, OTHER_V6, 80), "open");
+    }
+  });
+
+  it("leaves metadata open to root and to other users, because the cloud needs it", () => {
+    load(rendered);
+    assert.deepEqual(metadataFrom(0), { v4: "open", v6: "open" });
+    assert.deepEqual(metadataFrom(OTHER_UID), { v4: "open", v6: "open" });
+    assert.equal(probe(vm, OTHER_UID, OTHER_V4, 80), "open");
+  });
+
+  it("reloads idempotently and leaves OCI's iptables-nft chains in place", () => {
+    load(rendered);
+    load(rendered);
+    const tables = inNs(vm, "nft", ["list", "tables"]);
+    assert.equal(tables.match(/table inet moat/g)?.length, 1);
+    const instanceServices = inNs(vm, "iptables", ["-S", "InstanceServices"]);
+    assert.match(
+      instanceServices,
+      /-A InstanceServices -d 169\.254\.169\.254\/32 -p tcp -m tcp --dport 80 -j ACCEPT/,
+    );
+    assert.deepEqual(metadataFrom(AGENT_UID), { v4: "ECONNREFUSED", v6: "ECONNREFUSED" });
+  });
+
+  it("keeps metadata closed even if a later rule of this table accepts it, because the backstop comes first", () => {
+    load(withOpeningAccept(rendered));
+    assert.deepEqual(metadataFrom(AGENT_UID), { v4: "ECONNREFUSED", v6: "ECONNREFUSED" });
+  });
+
+  it("negative control: without the backstop rows, such an accept opens metadata and the probe sees it", () => {
+    load(withOpeningAccept(withoutBackstop(rendered)));
+    assert.deepEqual(metadataFrom(AGENT_UID), { v4: "open", v6: "open" });
+  });
+
+  it("cuts a metadata connection the agent opened before the table loaded", async () => {
+    unload();
+    const held = await holdConnection(net, vm, AGENT_UID, IMDS_V4, 80);
+    load(rendered);
+    assert.notEqual(await held.retry(), "alive");
+  });
+
+  it("negative control: with the backstop after established, that connection survives", async () => {
+    unload();
+    const held = await holdConnection(net, vm, AGENT_UID, IMDS_V4, 80);
+    load(withBackstopAfterEstablished(rendered));
+    assert.equal(await held.retry(), "alive");
+  });
+});

@@ -1,10 +1,12 @@
 // The bundle: every artifact the VM needs, each from a pure renderer of the spec.
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
+import { renderNftables } from "./nftables.js";
+import { renderSshd } from "./sshd.js";
 
 type Renderer = (spec: MoatSpec) => Artifact[];
 
-const RENDERERS: Renderer[] = [];
+const RENDERERS: Renderer[] = [renderNftables, renderSshd];
 
 export function renderBundle(spec: MoatSpec): Artifact[] {
   const artifacts = RENDERERS.flatMap((render) => render(spec));

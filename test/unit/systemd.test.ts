@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import {
+  GATEWAY_SANDBOX,
+  missingSandboxing,
+  parseUnit,
+  renderSystemdUnits,
+} from "../../src/render/systemd.js";
+import { specFrom } from "../helpers.js";
+
+const spec = specFrom();
+const units = () =>
+  new Map(renderSystemdUnits(spec).map((a) => [a.path.replace(/^systemd\//, ""), a.content]));
+const unit = (name: string) => {
+  const text = units().get(name);
+  assert.ok(text, `${name} is rendered`);
+  return text;
+};
+const values = (text: string, section: string, key: string) =>
+  parseUnit(text)
+    .filter((e) => e.section === section && e.key === key)
+    .map((e) => e.value);
+
+describe("systemd units", () => {
+  it("renders the five units as systemd-unit artifacts", () => {
+    const artifacts = renderSystemdUnits(spec);
+    assert.deepEqual(artifacts.map((a) => a.path).sort(), [
+      "systemd/moat-drift.service",
+      "systemd/moat-drift.timer",
+      "systemd/moat-firewall.service",
+      "systemd/moat-gateway-net.service",
+      "systemd/moat-gateway.service",
+    ]);
+    for (const a of artifacts) assert.equal(a.kind, "systemd-unit");
+  });
+
+  it("loads the firewall early, before the network and everything the agent runs on", () => {
+    const text = unit("moat-firewall.service");
+    assert.deepEqual(values(text, "Unit", "DefaultDependencies"), ["no"]);
+    assert.deepEqual(values(text, "Unit", "Wants"), ["network-pre.target"]);
+    const before = values(text, "Unit", "Before").join(" ").split(" ");
+    for (const u of ["network-pre.target", "docker.service", "tailscaled.service", "user@2000.service"]) {
+      assert.ok(before.includes(u), u);
+    }
+    assert.deepEqual(values(text, "Service", "Type"), ["oneshot"]);
+    assert.deepEqual(values(text, "Service", "RemainAfterExit"), ["yes"]);
+    assert.deepEqual(values(text, "Service", "ExecStart"), ["/usr/sbin/nft -f /etc/moat/nftables/moat.nft"]);
+    assert.deepEqual(values(text, "Service", "ExecStop"), ["-/usr/sbin/nft delete table inet moat"]);
+    assert.deepEqual(values(text, "Install", "RequiredBy"), ["user@2000.service"]);
+    assert.doesNotMatch(text, /flush ruleset/);
+  });
+
+  it("runs the gateway as its own user, after its address and the firewall", () => {
+    const text = unit("moat-gateway.service");
+    assert.deepEqual(values(text, "Service", "User"), ["moat-gateway"]);
+    assert.deepEqual(values(text, "Service", "ExecStart"), [
+      "/usr/bin/node /opt/moat/bin/moat.js gateway -c /etc/moat/moat.yaml",
+    ]);
+    assert.deepEqual(values(text, "Service", "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+    assert.deepEqual(values(text, "Service", "Restart"), ["on-failure"]);
+    const afterUnits = values(text, "Unit", "After").join(" ").split(" ");
+    assert.ok(
+      afterUnits.includes("moat-gateway-net.service") && afterUnits.includes("moat-firewall.service"),
+    );
+    assert.deepEqual(values(text, "Service", "MemoryDenyWriteExecute"), []);
+  });
+
+  it("puts the gateway address on moat0 idempotently", () => {
+    const text = unit("moat-gateway-net.service");
+    assert.deepEqual(values(text, "Service", "ExecStart"), [
+      "-/bin/ip link add moat0 type dummy",
+      "/bin/ip addr replace 198.18.0.1/32 dev moat0",
+      "/bin/ip link set moat0 up",
+    ]);
+  });
+
+  it("re-checks drift every five minutes", () => {
+    assert.deepEqual(values(unit("moat-drift.service"), "Service", "ExecStart"), [
+      "/usr/bin/node /opt/moat/bin/moat.js host drift -c /etc/moat/moat.yaml",
+    ]);
+    const timer = unit("moat-drift.timer");
+    assert.deepEqual(values(timer, "Timer", "OnBootSec"), ["5min"]);
+    assert.deepEqual(values(timer, "Timer", "OnUnitActiveSec"), ["5min"]);
+    assert.deepEqual(values(timer, "Install", "WantedBy"), ["timers.target"]);
+  });
+
+  it("follows the spec's uids, users and gateway address", () => {
+    const custom = specFrom(`
+version: 1
+name: t
+target: { kind: lab }
+host: { agentUid: 5000, gatewayUser: gw, gatewayUid: 5001 }
+gateway: { address: 198.19.1.1 }
+`);
+    const texts = renderSystemdUnits(custom).map((a) => a.content);
+    assert.ok(texts.some((t) => t.includes("RequiredBy=user@5000.service")));
+    assert.ok(texts.some((t) => t.includes("User=gw\n")));
+    assert.ok(texts.some((t) => t.includes("addr replace 198.19.1.1/32 dev moat0")));
+  });
+
+  it("is deterministic", () => {
+    assert.deepEqual(renderSystemdUnits(spec), renderSystemdUnits(spec));
+  });
+});
+
+describe("gateway sandboxing check", () => {
+  it("finds nothing missing in the rendered gateway unit", () => {
+    assert.deepEqual(missingSandboxing(unit("moat-gateway.service")), []);
+  });
+
+  it("negative control: removing any one sandboxing directive is reported", () => {
+    const text = unit("moat-gateway.service");
+    for (const [key, value] of GATEWAY_SANDBOX) {
+      const stripped = text
+        .split("\n")
+        .filter((l) => l !== `${key}=${value}`)
+        .join("\n");
+      assert.ok(missingSandboxing(stripped).includes(`${key}=${value}`), `${key}=${value}`);
+    }
+  });
+
+  it("negative control: MemoryDenyWriteExecute=yes and extra writable paths are reported", () => {
+    const text = unit("moat-gateway.service");
+    const withMdwe = text.replace("[Service]\n", "[Service]\nMemoryDenyWriteExecute=yes\n");
+    assert.ok(missingSandboxing(withMdwe).some((m) => m.startsWith("MemoryDenyWriteExecute")));
+    const widened = text.replace("[Service]\n", "[Service]\nReadWritePaths=/etc\n");
+    assert.ok(missingSandboxing(widened).some((m) => m.startsWith("ReadWritePaths")));
+  });
+});
+
+// systemd's own parser, offline: `verify` loads each unit with its dependencies and checks the
+// commands exist; `security --offline` scores the sandbox without a running manager.
+describe("systemd units against systemd-analyze", () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-units-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const writeUnits = (sub: string, edit: (name: string, text: string) => string = (_n, t) => t) => {
+    const d = join(dir, sub);
+    mkdirSync(d, { recursive: true });
+    for (const [name, text] of units()) writeFileSync(join(d, name), edit(name, text));
+    return [...units().keys()].map((n) => join(d, n));
+  };
+  const analyze = (args: string[]) => spawnSync("systemd-analyze", args, { encoding: "utf8" });
+
+  it("systemd-analyze verify accepts every unit without a warning", () => {
+    const r = analyze(["verify", ...writeUnits("ok")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), "");
+  });
+
+  it("negative control: verify reports a misspelled directive and a missing command", () => {
+    const files = writeUnits("broken", (name, text) =>
+      name === "moat-gateway.service"
+        ? text.replace("ProtectSystem=strict", "ProtectSytem=strict")
+        : text.replace("/usr/sbin/nft -f", "/usr/sbin/moat-no-such-nft -f"),
+    );
+    const r = analyze(["verify", ...files]);
+    assert.match(r.stderr, /Unknown key 'ProtectSytem'/);
+    assert.match(r.stderr, /moat-no-such-nft is not executable/);
+    assert.notEqual(r.status, 0);
+  });
+
+  const exposure = (file: string) => {
+    const r = analyze(["security", "--offline=true", file]);
+    const m = r.stdout.match(/Overall exposure level for \S+: ([\d.]+)/);
+    assert.ok(m?.[1], r.stdout + r.stderr);
+    return Number(m[1]);
+  };
+
+  it("systemd-analyze security rates the gateway's sandbox OK (exposure below 2)", () => {
+    const [file] = writeUnits("score").filter((f) => f.endsWith("/moat-gateway.service"));
+    assert.ok(file);
+    assert.ok(exposure(file) < 2);
+  });
+
+  it("negative control: without the sandbox rows the same score is high", () => {
+    const sandbox = new Set(GATEWAY_SANDBOX.map(([k, v]) => `${k}=${v}`));
+    const [file] = writeUnits("bare", (_n, text) =>
+      text
+        .split("\n")
+        .filter((l) => !sandbox.has(l))
+        .join("\n"),
+    ).filter((f) => f.endsWith("/moat-gateway.service"));
+    assert.ok(file);
+    assert.ok(exposure(file) > 7);
+  });
+});

@@ -68,6 +68,12 @@ export function renderNftables(spec: MoatSpec): Artifact[] {
     "    meta skuid @agent_uids jump agent_egress",
     "  }",
     "",
+    // Linux answers for a local address on any interface; only this host may reach the gateway.
+    "  chain input {",
+    "    type filter hook input priority filter; policy accept;",
+    `    iif != "lo" ip daddr ${address} counter drop`,
+    "  }",
+    "",
     "  chain agent_egress {",
     // Before established: a connection opened before this table loaded is cut, not grandfathered.
     "    ip daddr @backstop_v4 meta l4proto tcp counter reject with tcp reset",

@@ -91,6 +91,8 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
     addressHolder(cloud, "imds0", [`${IMDS_V4}/32`, `${IMDS_V6}/128`]);
     inNs(vm, "ip", ["route", "add", `${IMDS_V4}/32`, "via", OTHER_V4]);
     inNs(vm, "ip", ["-6", "route", "add", `${IMDS_V6}/128`, "via", OTHER_V6]);
+    // A neighbour that routes the gateway's address to the VM, as a hostile VCN peer could.
+    inNs(cloud, "ip", ["route", "add", `${GATEWAY.host}/32`, "via", "192.0.2.2"]);
     addressHolder(vm, "moat0", [`${GATEWAY.host}/32`]);
 
     // OCI's shipped rules (cloud-facts §1.1), loaded before Moat's, through iptables-nft.
@@ -183,6 +185,18 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
     assert.deepEqual(metadataFrom(0), { v4: "open", v6: "open" });
     assert.deepEqual(metadataFrom(OTHER_UID), { v4: "open", v6: "open" });
     assert.equal(probe(vm, OTHER_UID, OTHER_V4, 80), "open");
+  });
+
+  it("drops connections to the gateway's address that arrive from outside the VM", () => {
+    unload();
+    assert.equal(
+      probe(cloud, 0, GATEWAY.host, GATEWAY.port),
+      "open",
+      "negative control: reachable without the table",
+    );
+    load(rendered);
+    assert.notEqual(probe(cloud, 0, GATEWAY.host, GATEWAY.port), "open");
+    assert.equal(probe(vm, AGENT_UID, GATEWAY.host, GATEWAY.port), "open");
   });
 
   it("reloads idempotently and leaves OCI's iptables-nft chains in place", () => {

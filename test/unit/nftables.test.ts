@@ -93,6 +93,13 @@ host: { agentUid: 4242, gatewayUid: 4243, subidStart: 300000, subidCount: 70000 
     assert.ok(rules.some((r) => r.includes(`log prefix "${DENY_LOG_PREFIX}"`) && r.startsWith("limit rate")));
   });
 
+  it("keeps the gateway's address unreachable from other interfaces", () => {
+    assert.match(
+      render().content,
+      /chain input \{\n\s+type filter hook input priority filter; policy accept;\n\s+iif != "lo" ip daddr 198\.18\.0\.1 counter drop\n/,
+    );
+  });
+
   it("follows the gateway's address and port from the spec", () => {
     const text = render(`
 version: 1

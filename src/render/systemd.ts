@@ -168,6 +168,9 @@ function gatewayUnit(spec: MoatSpec): Unit {
           ["Restart", "on-failure"],
           ["RestartSec", "2s"],
           ["Environment", "NODE_ENV=production"],
+          // `{ env: NAME }` secrets on the VM: systemd reads this root-only file before dropping
+          // to the gateway user, so the user itself needs no access to it. Optional ("-").
+          ["EnvironmentFile", `-${SECRETS_DIR}/gateway.env`],
           ...GATEWAY_SANDBOX,
         ],
       ],

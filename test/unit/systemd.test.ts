@@ -67,6 +67,7 @@ describe("systemd units", () => {
       afterUnits.includes("moat-gateway-net.service") && afterUnits.includes("moat-firewall.service"),
     );
     assert.deepEqual(values(text, "Service", "MemoryDenyWriteExecute"), []);
+    assert.deepEqual(values(text, "Service", "EnvironmentFile"), ["-/etc/moat-secrets/gateway.env"]);
   });
 
   it("puts the gateway address on moat0 idempotently", () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `moat` command. Each subcommand lives in its own file and registers itself here.
 import { Command } from "commander";
+import { registerGateway } from "./gateway.js";
 import { registerInit } from "./init.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
@@ -18,5 +19,6 @@ registerInit(program);
 registerValidate(program);
 registerRender(program);
 registerSchema(program);
+registerGateway(program);
 
 await runMain(program);

@@ -27,7 +27,8 @@ export type PassCode = "allowlisted" | "allow-cidr" | "report-unlisted";
 export type Verdict =
   // addrs: the vetted addresses to dial, in the order to try them; nothing else may be dialled.
   | { action: "allow" | "report"; code: PassCode; reason: string; addrs: string[] }
-  | { action: "deny"; code: DenyCode; reason: string };
+  // addr: the refused address, when one was involved.
+  | { action: "deny"; code: DenyCode; reason: string; addr?: string };
 export type Deny = Extract<Verdict, { action: "deny" }>;
 
 // A name that passed admission and now needs its answers screened.
@@ -45,7 +46,8 @@ export interface Pipeline {
   screenAnswers(req: GatewayRequest, adm: NeedsLookup, answers: readonly string[], policy: Policy): Verdict;
 }
 
-const deny = (code: DenyCode, reason: string): Deny => ({ action: "deny", code, reason });
+const deny = (code: DenyCode, reason: string, addr?: string): Deny =>
+  addr === undefined ? { action: "deny", code, reason } : { action: "deny", code, reason, addr };
 
 // Why `address` must not be dialled, or undefined if it may be. Only rows marked openable can
 // be opened by allowCidrs, whatever the CIDR list says.
@@ -53,11 +55,11 @@ export function refuseAddress(
   address: string,
   policy: Policy,
   classifier: Classifier = classify,
-): { cls: Exclude<AddressClass, "public">; note: string } | undefined {
+): { cls: Exclude<AddressClass, "public">; note: string; address: string } | undefined {
   const c = classifier(address);
   if (c.class === "public") return undefined;
   if (c.row?.openable && matchingCidr(policy, c.address)) return undefined;
-  return { cls: c.class, note: c.row?.note ?? "outside global unicast" };
+  return { cls: c.class, note: c.row?.note ?? "outside global unicast", address: c.address };
 }
 
 export function createPipeline(classifier: Classifier = classify): Pipeline {
@@ -84,7 +86,8 @@ export function createPipeline(classifier: Classifier = classify): Pipeline {
       for (const address of answers) {
         const refused = refuseAddress(address, policy, classifier);
         if (refused) {
-          return deny(`class:${refused.cls}`, `${adm.name} resolves to ${address} (${refused.cls})`);
+          const shown = refused.address;
+          return deny(`class:${refused.cls}`, `${adm.name} resolves to ${shown} (${refused.cls})`, shown);
         }
       }
       const addrs = preferIPv4(answers);
@@ -97,7 +100,7 @@ export function createPipeline(classifier: Classifier = classify): Pipeline {
 
 function admitLiteral(ip: string, policy: Policy, classifier: Classifier): Verdict {
   const refused = refuseAddress(ip, policy, classifier);
-  if (refused) return deny(`class:${refused.cls}`, `${ip} is ${refused.cls} (${refused.note})`);
+  if (refused) return deny(`class:${refused.cls}`, `${ip} is ${refused.cls} (${refused.note})`, ip);
   const cidr = matchingCidr(policy, ip);
   if (cidr) return { action: "allow", code: "allow-cidr", reason: `${ip} is in ${cidr.text}`, addrs: [ip] };
   // A public literal skips the hostname ACL, so it needs an explicit allowCidrs entry.

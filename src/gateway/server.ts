@@ -1,0 +1,575 @@
+// The gateway's socket layer: a thin shell over the pure pipeline (target → decide → dial).
+// CONNECT becomes a spliced tunnel; absolute-form http:// is forwarded with hop-by-hop
+// headers stripped; anything addressed to the gateway itself goes to the internal router.
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import { type AuditDecision, type AuditEntry, type AuditSink, nullAudit } from "./audit.js";
+import { defaultPipeline, type Pipeline, type RequestKind, type Verdict } from "./decide.js";
+import { DialError, type Dialer, dialVetted } from "./dial.js";
+import { endToEnd, upstreamRequestHeaders } from "./headers.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { Policy } from "./policy.js";
+import type { NameResolver } from "./resolve.js";
+import { defaultRouter, type InternalRouter, plain } from "./router.js";
+import { authorityOf, type HttpTarget, parseConnectTarget, parseHttpTarget, type Target } from "./target.js";
+
+export interface GatewayLimits {
+  connectTimeoutMs: number;
+  // A tunnel or forwarded request with no bytes either way for this long is closed.
+  idleTimeoutMs: number;
+  // The whole request head must arrive within this (slowloris).
+  headersTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxTunnelsPerClient: number;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  connectTimeoutMs: 10_000,
+  idleTimeoutMs: 300_000,
+  headersTimeoutMs: 10_000,
+  maxHeaderBytes: 16_384,
+  maxTunnelsPerClient: 512,
+};
+
+export interface GatewayOptions {
+  policy: Policy;
+  resolver: NameResolver;
+  // host:port spellings that mean the gateway itself, e.g. "198.18.0.1:3128".
+  selfAuthorities: readonly string[];
+  limits?: Partial<GatewayLimits>;
+  audit?: AuditSink;
+  metrics?: GatewayMetrics;
+  router?: InternalRouter;
+  // Seams for negative-control tests only; production uses the defaults.
+  pipeline?: Pipeline;
+  dial?: Dialer;
+}
+
+interface Refusal {
+  decision: "deny" | "error";
+  code: string;
+  reason: string;
+  status: number;
+  addr?: string;
+}
+type Evaluation =
+  | { ok: true; verdict: Extract<Verdict, { addrs: string[] }> }
+  | { ok: false; refusal: Refusal };
+
+const ESTABLISHED = "HTTP/1.1 200 Connection Established\r\n\r\n";
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  403: "Forbidden",
+  408: "Request Timeout",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+const PREFIX: Record<string, string> = { deny: "moat: denied: ", error: "moat: error: " };
+
+const noop = () => {};
+const since = (start: number) => Math.round((performance.now() - start) * 100) / 100;
+
+export class Gateway {
+  readonly server: Server;
+  private policy: Policy;
+  private readonly limits: GatewayLimits;
+  private readonly self: ReadonlySet<string>;
+  private readonly audit: AuditSink;
+  private readonly router: InternalRouter;
+  private readonly pipeline: Pipeline;
+  private readonly dial: Dialer;
+  // Pooled upstream connections for plain HTTP, keyed by the vetted IP and port.
+  private readonly agent: Agent;
+  private readonly tunnels = new Set<Socket>();
+  private readonly tunnelsPerClient = new Map<string, number>();
+  private inflight = 0;
+  private draining = false;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.policy = opts.policy;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.self = new Set(opts.selfAuthorities);
+    this.audit = opts.audit ?? nullAudit;
+    this.router = opts.router ?? defaultRouter();
+    this.pipeline = opts.pipeline ?? defaultPipeline;
+    this.dial = opts.dial ?? dialVetted;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" });
+    this.server = createServer({
+      maxHeaderSize: this.limits.maxHeaderBytes,
+      headersTimeout: this.limits.headersTimeoutMs,
+      requestTimeout: 0,
+      // Node checks header/request deadlines on this interval; the default 30 s is too coarse.
+      connectionsCheckingInterval: Math.min(1000, this.limits.headersTimeoutMs),
+      requireHostHeader: false,
+      noDelay: true,
+    });
+    this.server.timeout = this.limits.idleTimeoutMs;
+    this.server.on("request", (req, res) => this.onRequest(req, res));
+    this.server.on("connect", (req, socket: Socket, head) => this.onConnect(req, socket, head));
+    this.server.on("upgrade", (_req, socket: Socket) =>
+      rawReply(socket, 400, "moat: bad request: Upgrade over plain HTTP is not supported; use CONNECT"),
+    );
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) =>
+      this.onClientError(err, socket),
+    );
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  // Swap the whole policy at once; requests in flight keep the one they started with.
+  setPolicy(policy: Policy): void {
+    this.policy = policy;
+  }
+
+  get activeTunnels(): number {
+    return this.tunnels.size;
+  }
+
+  // Stop accepting, let tunnels and requests finish for up to `boundMs`, then cut the rest.
+  async drain(boundMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = Date.now() + boundMs;
+    while ((this.tunnels.size > 0 || this.inflight > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    for (const socket of this.tunnels) socket.destroy();
+    this.server.closeAllConnections();
+    this.agent.destroy();
+    await closed;
+  }
+
+  private isSelf(t: Target): boolean {
+    return t.ip !== undefined && this.self.has(authorityOf(t));
+  }
+
+  private async evaluate(kind: RequestKind, target: Target): Promise<Evaluation> {
+    const policy = this.policy;
+    const req = { kind, target };
+    let verdict: Verdict;
+    const adm = this.pipeline.admit(req, policy);
+    if (adm.action === "lookup") {
+      const r = await this.opts.resolver.resolve(adm.name);
+      if (!r.ok) {
+        const status = r.code === "dns-timeout" ? 504 : 502;
+        return { ok: false, refusal: { decision: "error", code: r.code, reason: r.reason, status } };
+      }
+      verdict = this.pipeline.screenAnswers(req, adm, r.answers, policy);
+    } else {
+      verdict = adm;
+    }
+    this.opts.metrics?.decision(verdict.action, verdict.code);
+    if (verdict.action === "deny") {
+      return {
+        ok: false,
+        refusal: {
+          decision: "deny",
+          code: verdict.code,
+          reason: verdict.reason,
+          status: 403,
+          addr: verdict.addr,
+        },
+      };
+    }
+    return { ok: true, verdict };
+  }
+
+  private record(e: AuditEntry): void {
+    this.audit.record(e);
+    if (e.up || e.down) this.opts.metrics?.relayed(e.up, e.down);
+  }
+
+  private refusalEntry(
+    method: string,
+    client: string,
+    t: Target | undefined,
+    r: Refusal,
+    start: number,
+  ): AuditEntry {
+    const e: AuditEntry = {
+      client,
+      method,
+      host: t?.host ?? "",
+      port: t?.port ?? 0,
+      decision: r.decision,
+      code: r.code,
+      reason: r.reason,
+      status: r.status,
+      up: 0,
+      down: 0,
+      ms: since(start),
+    };
+    if (r.addr) e.addr = r.addr;
+    return e;
+  }
+
+  // ---- CONNECT --------------------------------------------------------------------------
+
+  private onConnect(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const start = performance.now();
+    socket.on("error", noop);
+    const client = socket.remoteAddress ?? "";
+    if (this.draining) {
+      rawReply(socket, 503, "moat: error: gateway is shutting down");
+      return;
+    }
+    const parsed = parseConnectTarget(req.url ?? "");
+    if (!parsed.ok) {
+      this.refuseTunnel(socket, client, undefined, malformed(parsed.reason), start);
+      return;
+    }
+    const target = parsed.target;
+    if (this.isSelf(target)) {
+      // A client that tunnels everything (undici's default) reaches the router this way.
+      socket.write(ESTABLISHED);
+      if (head.length > 0) socket.unshift(head);
+      this.server.emit("connection", socket);
+      return;
+    }
+    const open = this.tunnelsPerClient.get(client) ?? 0;
+    if (open >= this.limits.maxTunnelsPerClient) {
+      const reason = `more than ${this.limits.maxTunnelsPerClient} tunnels from ${client}`;
+      this.opts.metrics?.decision("deny", "tunnel-limit");
+      this.refuseTunnel(
+        socket,
+        client,
+        target,
+        { decision: "deny", code: "tunnel-limit", reason, status: 429 },
+        start,
+      );
+      return;
+    }
+    this.tunnelsPerClient.set(client, open + 1);
+    this.openTunnel(socket, client, target, head, start).catch((err) => {
+      socket.destroy();
+      process.emitWarning(`moat gateway: tunnel setup failed: ${(err as Error).stack ?? err}`);
+    });
+  }
+
+  private releaseClient(client: string): void {
+    const n = (this.tunnelsPerClient.get(client) ?? 1) - 1;
+    if (n <= 0) this.tunnelsPerClient.delete(client);
+    else this.tunnelsPerClient.set(client, n);
+  }
+
+  private refuseTunnel(
+    socket: Socket,
+    client: string,
+    t: Target | undefined,
+    r: Refusal,
+    start: number,
+  ): void {
+    rawReply(socket, r.status, `${r.status === 400 ? "moat: bad request: " : PREFIX[r.decision]}${r.reason}`);
+    this.record(this.refusalEntry("CONNECT", client, t, r, start));
+  }
+
+  private async openTunnel(socket: Socket, client: string, target: Target, head: Buffer, start: number) {
+    const evaluation = await this.evaluate("CONNECT", target);
+    if (!evaluation.ok) {
+      this.releaseClient(client);
+      this.refuseTunnel(socket, client, target, evaluation.refusal, start);
+      return;
+    }
+    const { verdict } = evaluation;
+    let upstream: Socket;
+    try {
+      upstream = await this.dial({
+        name: target.host,
+        addrs: verdict.addrs,
+        port: target.port,
+        timeoutMs: this.limits.connectTimeoutMs,
+      });
+    } catch (err) {
+      this.releaseClient(client);
+      const code = err instanceof DialError ? err.code : "connect-failed";
+      const status = code === "connect-timeout" ? 504 : 502;
+      this.refuseTunnel(
+        socket,
+        client,
+        target,
+        { decision: "error", code, reason: (err as Error).message, status },
+        start,
+      );
+      return;
+    }
+    if (socket.destroyed) {
+      upstream.destroy();
+      this.releaseClient(client);
+      this.record({
+        ...this.refusalEntry(
+          "CONNECT",
+          client,
+          target,
+          {
+            decision: "error",
+            code: "client-gone",
+            reason: "client left before the tunnel opened",
+            status: 0,
+          },
+          start,
+        ),
+        addr: upstream.remoteAddress ?? "",
+      });
+      return;
+    }
+    // Read now: a closed socket no longer knows its peer.
+    const addr = upstream.remoteAddress ?? "";
+    this.opts.metrics?.setupTook("tunnel", (performance.now() - start) / 1000);
+    socket.write(ESTABLISHED);
+    if (head.length > 0) upstream.write(head);
+    this.splice(socket, upstream, () => {
+      this.releaseClient(client);
+      this.record({
+        client,
+        method: "CONNECT",
+        host: target.host,
+        port: target.port,
+        addr,
+        decision: verdict.action,
+        code: verdict.code,
+        reason: verdict.reason,
+        status: 200,
+        up: upstream.bytesWritten,
+        down: upstream.bytesRead,
+        ms: since(start),
+      });
+    });
+  }
+
+  // Bytes flow both ways through pipe(); an end on one side half-closes the other; an error,
+  // or no bytes either way for idleTimeoutMs, closes both. `done` runs once, after both close.
+  private splice(client: Socket, upstream: Socket, done: () => void): void {
+    const { metrics } = this.opts;
+    this.tunnels.add(client);
+    metrics?.activeTunnels.inc();
+    const kill = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    let open = 2;
+    const closed = () => {
+      if (--open > 0) return;
+      this.tunnels.delete(client);
+      metrics?.activeTunnels.dec();
+      done();
+    };
+    upstream.on("error", kill);
+    client.on("error", kill);
+    upstream.on("close", closed);
+    client.on("close", closed);
+    client.setTimeout(this.limits.idleTimeoutMs, kill);
+    upstream.setTimeout(this.limits.idleTimeoutMs, kill);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  // ---- plain HTTP -----------------------------------------------------------------------
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? "";
+    if (this.draining) {
+      res.shouldKeepAlive = false;
+      plain(res, 503, "moat: error: gateway is shutting down");
+      return;
+    }
+    if (url.startsWith("/")) {
+      this.router.handle(req, res);
+      return;
+    }
+    const start = performance.now();
+    const client = req.socket.remoteAddress ?? "";
+    const parsed = parseHttpTarget(url);
+    if (!parsed.ok) {
+      this.refuseHttp(req, res, client, undefined, malformed(parsed.reason), start);
+      return;
+    }
+    const target = parsed.target;
+    if (this.isSelf(target)) {
+      req.url = target.path;
+      this.router.handle(req, res);
+      return;
+    }
+    this.inflight++;
+    res.once("close", () => this.inflight--);
+    this.forward(req, res, client, target, start).catch((err) => {
+      res.destroy();
+      process.emitWarning(`moat gateway: forwarding failed: ${(err as Error).stack ?? err}`);
+    });
+  }
+
+  private refuseHttp(
+    req: IncomingMessage,
+    res: ServerResponse,
+    client: string,
+    t: Target | undefined,
+    r: Refusal,
+    start: number,
+  ): void {
+    // The body the client may still be sending is not wanted; close after the reply.
+    res.shouldKeepAlive = false;
+    plain(res, r.status, `${r.status === 400 ? "moat: bad request: " : PREFIX[r.decision]}${r.reason}`);
+    req.resume();
+    this.record(this.refusalEntry(req.method ?? "", client, t, r, start));
+  }
+
+  private async forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    client: string,
+    target: HttpTarget,
+    start: number,
+  ) {
+    const evaluation = await this.evaluate("HTTP", target);
+    if (!evaluation.ok) {
+      this.refuseHttp(req, res, client, target, evaluation.refusal, start);
+      return;
+    }
+    const { verdict } = evaluation;
+    // Plain HTTP uses the pooled agent, so it dials the first vetted address (IPv4 first).
+    const addr = verdict.addrs[0] as string;
+    const hostHeader = target.port === 80 ? bracket(target.host) : authorityOf(target);
+    const chunked = /\bchunked\b/i.test(String(req.headers["transfer-encoding"] ?? ""));
+    let up = 0;
+    let down = 0;
+    let finished = false;
+    const finish = (decision: AuditDecision, code: string, reason: string, status: number) => {
+      if (finished) return;
+      finished = true;
+      this.record({
+        client,
+        method: req.method ?? "",
+        host: target.host,
+        port: target.port,
+        addr,
+        decision,
+        code,
+        reason,
+        status,
+        up,
+        down,
+        ms: since(start),
+      });
+    };
+    const upstreamReq = request({
+      host: addr,
+      port: target.port,
+      method: req.method,
+      path: target.path,
+      headers: upstreamRequestHeaders(req.rawHeaders, hostHeader, chunked),
+      setHost: false,
+      agent: this.agent,
+    });
+    upstreamReq.on("socket", (s: Socket) => {
+      if (!s.connecting) return;
+      const timer = setTimeout(
+        () =>
+          upstreamReq.destroy(
+            new DialError("connect-timeout", `connecting to ${addr} port ${target.port} timed out`),
+          ),
+        this.limits.connectTimeoutMs,
+      );
+      s.once("connect", () => clearTimeout(timer));
+      s.once("close", () => clearTimeout(timer));
+    });
+    upstreamReq.setTimeout(this.limits.idleTimeoutMs, () =>
+      upstreamReq.destroy(
+        new DialError(
+          "connect-timeout",
+          `no response from ${target.host} within ${this.limits.idleTimeoutMs} ms`,
+        ),
+      ),
+    );
+    upstreamReq.on("error", (err: Error) => {
+      const code = err instanceof DialError ? err.code : "upstream-error";
+      if (!res.headersSent) {
+        const status = code === "connect-timeout" ? 504 : 502;
+        res.shouldKeepAlive = false;
+        plain(res, status, `moat: error: ${err.message}`);
+        finish("error", code, err.message, status);
+      } else {
+        res.destroy();
+        finish("error", code, err.message, res.statusCode);
+      }
+    });
+    upstreamReq.on("response", (upRes) => {
+      this.opts.metrics?.setupTook("http", (performance.now() - start) / 1000);
+      const status = upRes.statusCode ?? 502;
+      res.writeHead(status, upRes.statusMessage, endToEnd(upRes.rawHeaders));
+      upRes.on("data", (chunk: Buffer) => {
+        down += chunk.length;
+      });
+      upRes.pipe(res);
+      upRes.on("end", () => finish(verdict.action, verdict.code, verdict.reason, status));
+      upRes.on("error", () => res.destroy());
+    });
+    req.on("data", (chunk: Buffer) => {
+      up += chunk.length;
+    });
+    // A client that leaves mid-way takes the upstream request with it.
+    res.once("close", () => {
+      if (!res.writableFinished) {
+        upstreamReq.destroy();
+        finish("error", "client-gone", "client closed the connection", res.statusCode);
+      }
+    });
+    req.pipe(upstreamReq);
+  }
+
+  // ---- malformed input ------------------------------------------------------------------
+
+  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const code = err.code ?? "unknown";
+    this.opts.metrics?.clientErrors.labels(code).inc();
+    if (code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      code === "HPE_HEADER_OVERFLOW"
+        ? 431
+        : code === "ERR_HTTP_REQUEST_TIMEOUT" || code === "ERR_HTTP_HEADERS_TIMEOUT"
+          ? 408
+          : 400;
+    rawReply(
+      socket,
+      status,
+      `moat: bad request: ${status === 400 ? `malformed HTTP (${code})` : STATUS_TEXT[status]}`,
+    );
+  }
+}
+
+const malformed = (reason: string): Refusal => ({ decision: "deny", code: "malformed", reason, status: 400 });
+const bracket = (host: string) => (host.includes(":") ? `[${host}]` : host);
+
+// A complete response written straight to a socket that has left the HTTP parser (CONNECT,
+// parse errors), then closed.
+function rawReply(socket: Socket, status: number, line: string): void {
+  if (socket.destroyed) return;
+  const body = `${line}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Error"}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  // Do not wait forever for the client's FIN on a half-open socket.
+  setTimeout(() => socket.destroy(), 2000).unref();
+}

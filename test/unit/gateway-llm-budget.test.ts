@@ -3,7 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { Budget, type BudgetState, type BudgetStore, FileBudgetStore, nextUtcMidnight } from "../../src/gateway/llm/budget.js";
+import {
+  Budget,
+  type BudgetState,
+  type BudgetStore,
+  FileBudgetStore,
+  nextUtcMidnight,
+} from "../../src/gateway/llm/budget.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moat-budget-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,6 +86,9 @@ test("budget: an unreadable state file stops the gateway instead of resetting th
 });
 
 test("nextUtcMidnight", () => {
-  assert.equal(nextUtcMidnight(new Date("2026-12-31T18:00:00-08:00")).toISOString(), "2027-01-02T00:00:00.000Z");
+  assert.equal(
+    nextUtcMidnight(new Date("2026-12-31T18:00:00-08:00")).toISOString(),
+    "2027-01-02T00:00:00.000Z",
+  );
   assert.equal(nextUtcMidnight(new Date("2026-02-28T00:00:00Z")).toISOString(), "2026-03-01T00:00:00.000Z");
 });

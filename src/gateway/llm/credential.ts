@@ -1,0 +1,95 @@
+// The agent holds only a placeholder; this is the one place the real key enters a request.
+// Pure: headers in, headers out (or a refusal). The route decides what to do with a refusal.
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { PROVIDER_SHAPES } from "../../spec/derive.js";
+import type { LlmKind } from "../../spec/schema.js";
+
+// Every header a provider SDK might carry a credential in. Only the provider's own one may be
+// set, and only to the placeholder; all of them are removed before the real key goes in.
+export const CREDENTIAL_HEADERS = [
+  "authorization",
+  "x-api-key",
+  "x-goog-api-key",
+  "api-key",
+  "proxy-authorization",
+] as const;
+
+// Connection-scoped headers (RFC 9110 §7.6.1) never cross a proxy.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+export type SwapResult =
+  | { ok: true; headers: OutgoingHttpHeaders }
+  | { ok: false; reason: string; realKeyPresented: boolean };
+
+const sameSecret = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+// The credential as the provider's header writes it: "Bearer <key>" for Authorization.
+function credentialIn(header: string, value: string): string | undefined {
+  if (header !== "authorization" && header !== "proxy-authorization") return value;
+  const m = /^Bearer ([^\s]+)$/i.exec(value);
+  return m?.[1];
+}
+
+export function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = String(headers.connection ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((s) => s.trim());
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+export function swapCredential(
+  headers: IncomingHttpHeaders,
+  kind: LlmKind,
+  placeholder: string,
+  realKey: string,
+): SwapResult {
+  const own = PROVIDER_SHAPES[kind].authHeader;
+  const refuse = (reason: string, realKeyPresented = false): SwapResult => ({
+    ok: false,
+    reason,
+    realKeyPresented,
+  });
+  let sawPlaceholder = false;
+  for (const name of CREDENTIAL_HEADERS) {
+    const raw = headers[name];
+    if (raw === undefined) continue;
+    if (Array.isArray(raw)) return refuse(`${name} sent more than once`);
+    const presented = credentialIn(name, raw.trim());
+    if (presented !== undefined && sameSecret(presented, realKey)) {
+      return refuse(`${name} carries the real key; the agent must never hold it`, true);
+    }
+    if (presented === undefined || !sameSecret(presented, placeholder)) {
+      return refuse(`${name} does not carry this route's placeholder`);
+    }
+    if (name === own) sawPlaceholder = true;
+  }
+  if (!sawPlaceholder) return refuse(`no placeholder credential in ${own}`);
+
+  const out = withoutHopByHop(headers);
+  for (const name of CREDENTIAL_HEADERS) delete out[name];
+  delete out.host;
+  delete out["content-length"]; // the route sets it for the body it actually sends
+  // Usage is read from the response on its way through, so it must not be compressed.
+  out["accept-encoding"] = "identity";
+  out[own] = own === "authorization" ? `Bearer ${realKey}` : realKey;
+  return { ok: true, headers: out };
+}

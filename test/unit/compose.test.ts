@@ -139,7 +139,7 @@ describe("compose renderer", () => {
     assert.equal(agent.environment.OPENAI_API_KEY, "moat-placeholder-llm-oai");
     assert.equal(agent.environment.ANTHROPIC_API_KEY, "moat-placeholder-llm-claude");
     assert.equal(agent.environment.GEMINI_API_KEY, "moat-placeholder-llm-gem");
-    assert.deepEqual(Object.keys(agent.environment), Object.keys(agent.environment).toSorted());
+    assert.deepEqual(Object.keys(agent.environment), [...Object.keys(agent.environment)].sort());
   });
 
   it("custom profile: its own paths, volumes, command and literal env; no OpenClaw settings", () => {

@@ -1,15 +1,25 @@
 // The bundle: every artifact the VM needs, each from a pure renderer of the spec.
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
+import { renderCompose } from "./compose.js";
 import { renderFail2ban } from "./fail2ban.js";
 import { renderNftables } from "./nftables.js";
+import { renderOpenclawConfig } from "./openclaw.js";
 import { renderSeccomp } from "./seccomp.js";
 import { renderSshd } from "./sshd.js";
 import { renderSystemdUnits } from "./systemd.js";
 
 type Renderer = (spec: MoatSpec) => Artifact[];
 
-const RENDERERS: Renderer[] = [renderNftables, renderSeccomp, renderSshd, renderFail2ban, renderSystemdUnits];
+const RENDERERS: Renderer[] = [
+  renderNftables,
+  renderCompose,
+  renderSeccomp,
+  renderOpenclawConfig,
+  renderSshd,
+  renderFail2ban,
+  renderSystemdUnits,
+];
 
 export function renderBundle(spec: MoatSpec): Artifact[] {
   const artifacts = RENDERERS.flatMap((render) => render(spec));

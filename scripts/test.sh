@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
 npm ci --no-audit --no-fund --loglevel=error
+MOAT_OPENCLAW_PREFIX=$(bash scripts/openclaw-validator.sh)
+export MOAT_OPENCLAW_PREFIX
 npm test

@@ -56,13 +56,25 @@ const rows: Row[] = [
     name: "no credential",
     kind: "anthropic",
     headers: {},
-    expect: { refused: /no placeholder credential in x-api-key/ },
+    expect: { refused: /no placeholder credential in x-api-key or authorization/ },
   },
   {
-    name: "placeholder in the wrong header only",
+    name: "anthropic SDK 1.x: placeholder as a Bearer token",
     kind: "anthropic",
     headers: { authorization: `Bearer ${PH}` },
-    expect: { refused: /no placeholder credential/ },
+    expect: { header: "authorization", value: `Bearer ${REAL}` },
+  },
+  {
+    name: "placeholder in a header this provider does not read",
+    kind: "openai",
+    headers: { "x-api-key": PH },
+    expect: { refused: /no placeholder credential in authorization/ },
+  },
+  {
+    name: "gemini placeholder as a Bearer token",
+    kind: "gemini",
+    headers: { authorization: `Bearer ${PH}` },
+    expect: { refused: /no placeholder credential in x-goog-api-key/ },
   },
   {
     name: "wrong token",

@@ -26,6 +26,16 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+// Where each kind's clients put the key. Anthropic's SDK 1.x sends an API key as a Bearer token,
+// older clients use x-api-key; the real key goes out in the header the placeholder came in.
+const KEY_HEADERS: Record<LlmKind, readonly string[]> = {
+  anthropic: ["x-api-key", "authorization"],
+  openai: ["authorization"],
+  "openai-compatible": ["authorization"],
+  gemini: ["x-goog-api-key"],
+  openrouter: ["authorization"],
+};
+
 export type SwapResult =
   | { ok: true; headers: OutgoingHttpHeaders }
   | { ok: false; reason: string; realKeyPresented: boolean };
@@ -63,12 +73,13 @@ export function swapCredential(
   realKey: string,
 ): SwapResult {
   const own = PROVIDER_SHAPES[kind].authHeader;
+  const keyHeaders = KEY_HEADERS[kind];
   const refuse = (reason: string, realKeyPresented = false): SwapResult => ({
     ok: false,
     reason,
     realKeyPresented,
   });
-  let sawPlaceholder = false;
+  const carried: string[] = [];
   for (const name of CREDENTIAL_HEADERS) {
     const raw = headers[name];
     if (raw === undefined) continue;
@@ -80,9 +91,10 @@ export function swapCredential(
     if (presented === undefined || !sameSecret(presented, placeholder)) {
       return refuse(`${name} does not carry this route's placeholder`);
     }
-    if (name === own) sawPlaceholder = true;
+    if (keyHeaders.includes(name)) carried.push(name);
   }
-  if (!sawPlaceholder) return refuse(`no placeholder credential in ${own}`);
+  const target = carried.includes(own) ? own : carried[0];
+  if (!target) return refuse(`no placeholder credential in ${keyHeaders.join(" or ")}`);
 
   const out = withoutHopByHop(headers);
   for (const name of CREDENTIAL_HEADERS) delete out[name];
@@ -90,6 +102,6 @@ export function swapCredential(
   delete out["content-length"]; // the route sets it for the body it actually sends
   // Usage is read from the response on its way through, so it must not be compressed.
   out["accept-encoding"] = "identity";
-  out[own] = own === "authorization" ? `Bearer ${realKey}` : realKey;
+  out[target] = target === "authorization" ? `Bearer ${realKey}` : realKey;
   return { ok: true, headers: out };
 }

@@ -1,0 +1,79 @@
+// Small HTTP helpers shared by the LLM routes and the Telegram relay.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+
+export class BodyTooLarge extends Error {}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > limit) {
+      reject(new BodyTooLarge(`request body over ${limit} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge(`request body over ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+    req.on("aborted", () => reject(new Error("client aborted")));
+  });
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+// The request target's path exactly as sent (dot segments not resolved, so they can be refused
+// rather than silently followed) and its query. The gateway's router hands over origin-form
+// (`/llm/...`); a proxy-style absolute-form target (`http://198.18.0.1:3128/llm/...`) is
+// accepted too.
+export function requestTarget(req: IncomingMessage): {
+  path: string;
+  search: string;
+  query: URLSearchParams;
+} {
+  const target = (req.url ?? "/").replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "") || "/";
+  const q = target.indexOf("?");
+  const path = q < 0 ? target : target.slice(0, q);
+  const search = q < 0 ? "" : target.slice(q);
+  return { path, search, query: new URLSearchParams(search) };
+}
+
+// A path suffix that cannot climb out of the base path it is appended to: no dot segments,
+// literal or percent-encoded, and only characters a URL path may carry as they are.
+export function safeSuffix(path: string): boolean {
+  if (!/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/.test(path)) return false;
+  for (const segment of path.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return false;
+    }
+    if (decoded === "." || decoded === ".." || decoded.includes("/") || decoded.includes("\\")) return false;
+  }
+  return true;
+}

@@ -1,0 +1,63 @@
+// How the gateway's own routes (LLM providers, Telegram) reach their one upstream host: TLS with
+// the system trust store, a DNS answer classified with the shared address table before it is
+// dialled, keep-alive so a streamed reply does not pay a handshake per call.
+import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import https from "node:https";
+import type { LookupFunction } from "node:net";
+import { cidrContains, classify, isRefusedName } from "../../spec/addresses.js";
+
+type Resolve = (host: string, cb: (err: Error | null, addresses: LookupAddress[]) => void) => void;
+
+const systemResolve: Resolve = (host, cb) => dnsLookup(host, { all: true }, (err, addrs) => cb(err, addrs));
+
+export class UpstreamRefused extends Error {
+  readonly code = "EMOATREFUSED";
+}
+
+// The same rule as the egress path: every answer public, or inside an owner-opened range that
+// may be opened at all (a local model server); any other answer refuses the whole name.
+export function addressAllowed(address: string, allowCidrs: readonly string[]): boolean {
+  const c = classify(address);
+  if (c.class === "public") return true;
+  return !!c.row?.openable && allowCidrs.some((cidr) => cidrContains(cidr, c.address));
+}
+
+export function guardedLookup(
+  allowCidrs: readonly string[],
+  resolve: Resolve = systemResolve,
+): LookupFunction {
+  return (hostname, options, callback) => {
+    if (isRefusedName(hostname)) {
+      callback(new UpstreamRefused(`moat: ${hostname} is a local name`), "", 0);
+      return;
+    }
+    resolve(hostname, (err, addresses) => {
+      if (err) return callback(err, "", 0);
+      const refused = addresses.find((a) => !addressAllowed(a.address, allowCidrs));
+      if (refused) {
+        return callback(new UpstreamRefused(`moat: ${hostname} resolves to ${refused.address}`), "", 0);
+      }
+      const wanted = addresses.filter((a) => !options.family || a.family === options.family);
+      if (!wanted.length) return callback(new UpstreamRefused(`moat: ${hostname} has no address`), "", 0);
+      if (options.all) return callback(null, wanted);
+      const first = wanted[0] as LookupAddress;
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+export interface UpstreamOptions {
+  // Test seams: a resolver for the fake upstreams' names and the test CA. Production uses
+  // the system resolver (guarded) and the system trust store.
+  lookup?: LookupFunction;
+  ca?: string | Buffer;
+}
+
+export function upstreamAgent(allowCidrs: readonly string[], opts: UpstreamOptions): https.Agent {
+  return new https.Agent({
+    keepAlive: true,
+    maxSockets: 64,
+    lookup: opts.lookup ?? guardedLookup(allowCidrs),
+    ...(opts.ca ? { ca: opts.ca } : {}),
+  });
+}

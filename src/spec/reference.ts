@@ -31,7 +31,7 @@ export function configReferenceMarkdown(): string {
 
 function walk(schema: Json, path: string, required: boolean, rows: Row[]): void {
   const variants = (schema.oneOf ?? schema.anyOf) as Json[] | undefined;
-  if (variants && variants.every((v) => v.type === "object" && (v.properties as Json)?.kind)) {
+  if (variants?.every((v) => v.type === "object" && (v.properties as Json)?.kind)) {
     rows.push(row(path, schema, required, "one of the kinds below"));
     for (const v of variants) {
       const kind = ((v.properties as Json).kind as Json).const as string;

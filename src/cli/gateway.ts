@@ -4,6 +4,7 @@ import { formatDenials, readAuditLines, summariseDenials } from "../gateway/deni
 import { parseDuration } from "../gateway/duration.js";
 import { type GatewaySeams, runGateway } from "../gateway/run.js";
 import { DEFAULT_LIMITS } from "../gateway/server.js";
+import { STATE_DIR } from "../render/paths.js";
 import { CliFailure, configOption } from "./util.js";
 
 interface GatewayFlags {
@@ -19,6 +20,7 @@ interface GatewayFlags {
   drainTimeout: string;
   maxHeaderSize: string;
   maxTunnelsPerClient: string;
+  stateDir: string;
 }
 
 const ms = (v: number) => `${v / 1000}s`;
@@ -85,6 +87,7 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
       "open CONNECT tunnels per client address",
       String(DEFAULT_LIMITS.maxTunnelsPerClient),
     )
+    .option("--state-dir <dir>", "where the LLM routes keep the day's spend", STATE_DIR)
     .addHelpText(
       "after",
       "\nSignals: SIGHUP re-reads moat.yaml and swaps the allowlist without dropping tunnels;\n" +
@@ -103,6 +106,7 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
             .filter(Boolean),
           dnsTimeoutMs: duration(flags.dnsTimeout, "--dns-timeout"),
           drainMs: duration(flags.drainTimeout, "--drain-timeout"),
+          stateDir: flags.stateDir,
           limits: {
             connectTimeoutMs: duration(flags.connectTimeout, "--connect-timeout"),
             idleTimeoutMs: duration(flags.idleTimeout, "--idle-timeout"),

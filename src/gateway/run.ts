@@ -3,13 +3,14 @@
 import type { Server } from "node:http";
 import { loadSpecFile } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
+import { mountAgentRoutes } from "./agent-routes.js";
 import { type AuditSink, openAuditLog } from "./audit.js";
 import type { Pipeline } from "./decide.js";
 import type { Dialer } from "./dial.js";
 import { GatewayMetrics, serveMetrics } from "./metrics.js";
 import { policyFromSpec } from "./policy.js";
 import { DnsResolver } from "./resolve.js";
-import type { InternalRouter } from "./router.js";
+import { defaultRouter, type InternalRouter } from "./router.js";
 import { Gateway, type GatewayLimits } from "./server.js";
 import { parseAuthority } from "./target.js";
 
@@ -25,6 +26,8 @@ export interface GatewayRunOptions {
   dns?: string[];
   dnsTimeoutMs: number;
   drainMs: number;
+  // Budget state of the LLM routes; default STATE_DIR.
+  stateDir?: string;
   limits: Partial<GatewayLimits>;
 }
 
@@ -75,14 +78,30 @@ export async function startGateway(
 
   const audit: AuditSink = openAuditLog(opts.auditLog, { maxBytes: opts.auditMaxBytes });
   const metrics = new GatewayMetrics();
+  const resolver = new DnsResolver(opts.dnsTimeoutMs, opts.dns);
+  // Issue 4: /llm/<name>/… and /telegram/… for the agent (reads the secrets it needs).
+  const router = seams.router ?? defaultRouter();
+  let agentRoutes: { close(): void };
+  try {
+    agentRoutes = mountAgentRoutes(router, spec, {
+      audit,
+      registry: metrics.registry,
+      resolver,
+      stateDir: opts.stateDir,
+    });
+  } catch (err) {
+    audit.close();
+    throw err;
+  }
   const gateway = new Gateway({
     policy: policyFromSpec(spec),
-    resolver: new DnsResolver(opts.dnsTimeoutMs, opts.dns),
+    resolver,
     selfAuthorities,
     limits: opts.limits,
     audit,
     metrics,
     ...seams,
+    router,
   });
   let metricsServer: Server | undefined;
   try {
@@ -115,6 +134,7 @@ export async function startGateway(
       await gateway.drain(opts.drainMs);
       await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
       metricsServer?.closeAllConnections();
+      agentRoutes.close();
       audit.close();
     },
   };

@@ -35,7 +35,7 @@ export class FakeTelegram {
   onBatch?: (updateIds: number[]) => void;
 
   constructor(
-    private readonly tls: { cert: string; key: string },
+    tls: { cert: string; key: string },
     private readonly token: string,
   ) {
     this.server = createServer(tls, (req, res) => {
@@ -65,6 +65,10 @@ export class FakeTelegram {
     return ids;
   }
 
+  get nextUpdateId(): number {
+    return this.nextId;
+  }
+
   pendingIds(): number[] {
     return this.pending.map((u) => u.update_id as number);
   }
@@ -84,11 +88,17 @@ export class FakeTelegram {
     return this.pending.filter((u) => (u.update_id as number) >= offset).slice(0, limit);
   }
 
+  // How long to hold a batch before writing it (a window in which a test can kill the gateway).
+  holdBatchMs?: (updateIds: number[]) => number;
+
   private reply(w: Waiter, batch: Record<string, unknown>[]) {
     clearTimeout(w.timer);
     if (this.waiter === w) this.waiter = undefined;
-    this.onBatch?.(batch.map((u) => u.update_id as number));
-    json(w.res, 200, { ok: true, result: batch });
+    const ids = batch.map((u) => u.update_id as number);
+    this.onBatch?.(ids);
+    const hold = this.holdBatchMs?.(ids) ?? 0;
+    if (hold > 0) setTimeout(() => json(w.res, 200, { ok: true, result: batch }), hold);
+    else json(w.res, 200, { ok: true, result: batch });
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse) {
@@ -193,7 +203,9 @@ async function readParams(type: string | undefined, body: Buffer, query: URLSear
   else if (t === "application/x-www-form-urlencoded")
     Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString())));
   else if (t === "multipart/form-data") {
-    const form = await new Response(new Uint8Array(body), { headers: { "content-type": type as string } }).formData();
+    const form = await new Response(new Uint8Array(body), {
+      headers: { "content-type": type as string },
+    }).formData();
     for (const [k, v] of form) {
       if (typeof v === "string") params[k] = v;
       else files.push(`${k}:${v.name}:${v.size}`);

@@ -5,10 +5,27 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { cidrContains, classify, isRefusedName } from "../../spec/addresses.js";
+import type { NameResolver } from "../resolve.js";
 
 type Resolve = (host: string, cb: (err: Error | null, addresses: LookupAddress[]) => void) => void;
 
 const systemResolve: Resolve = (host, cb) => dnsLookup(host, { all: true }, (err, addrs) => cb(err, addrs));
+
+// The egress side's resolver (same servers, same deadline, A and AAAA together) as a Resolve.
+export function resolveWith(resolver: NameResolver): Resolve {
+  return (host, cb) => {
+    resolver.resolve(host).then(
+      (r) =>
+        r.ok
+          ? cb(
+              null,
+              r.answers.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })),
+            )
+          : cb(Object.assign(new Error(r.reason), { code: r.code }), []),
+      (err: Error) => cb(err, []),
+    );
+  };
+}
 
 export class UpstreamRefused extends Error {
   readonly code = "EMOATREFUSED";

@@ -67,6 +67,38 @@ describe("streaming through the llm routes", () => {
   });
 });
 
+describe("an agent that hangs up mid-stream", () => {
+  const world = new LlmWorld({ pieces: PIECES, pieceDelayMs: 30 });
+  before(() => world.start());
+  after(() => world.stop());
+
+  test("is still charged: the gateway reads the reply to its usage report", async () => {
+    const client = new OpenAI({
+      apiKey: world.placeholder("gpt"),
+      baseURL: world.route("gpt"),
+      maxRetries: 0,
+    });
+    const stream = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "count" }],
+      stream: true,
+    });
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) {
+        stream.controller.abort();
+        break;
+      }
+    }
+    const deadline = Date.now() + 5000;
+    while (!world.audit.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const rec = world.audit.at(-1);
+    assert.equal(rec?.outcome, "client_closed");
+    assert.deepEqual([rec?.inputTokens, rec?.outputTokens], [11, 7]);
+    assert.ok(world.routes.budget.spent("gpt") > 0);
+    assert.equal(world.fake.sent.at(-1)?.length, PIECES.length, "the reply was read to its end");
+  });
+});
+
 describe("time to first byte, gateway vs direct", () => {
   const world = new LlmWorld({ pieces: ["a", "b"], pieceDelayMs: 0 });
   before(() => world.start());

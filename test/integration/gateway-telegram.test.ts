@@ -67,6 +67,15 @@ describe("telegram relay with grammY", () => {
       );
     }
     assert.ok(world.audit.some((r) => r.event === "telegram.refuse" && /real bot token/.test(r.reason)));
+    for (const path of [
+      "/telegram/bot%E0%A4%A/getMe",
+      "/telegram/botx/getMe",
+      "/telegram/bot/getMe",
+      "/telegram/getMe",
+    ]) {
+      const res = await fetch(`http://127.0.0.1:${world.port}${path}`);
+      assert.ok([401, 404].includes(res.status), `${path}: ${res.status}`);
+    }
     assert.ok(
       world.fake.calls.every((c) => c.token === REAL_BOT_TOKEN),
       "a wrong token reached Telegram",

@@ -274,13 +274,16 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
       upstream.on("socket", (s) => s.setNoDelay(true));
       upstream.on("timeout", () => upstream.destroy(new Error("upstream idle timeout")));
 
-      // The agent went away: stop the provider's work too, and charge what was reported so far.
+      // The agent went away mid-call. Usage comes last, so cutting the provider off would leave
+      // the call uncounted (a way around the budget); the gateway reads the reply to its end,
+      // discarding it, and charges the usage report. That costs at most the rest of one reply,
+      // bounded by the request's own token limit and the idle timeout.
+      let agentGone = false;
+      let reply: http.IncomingMessage | undefined;
       res.on("close", () => {
-        if (!res.writableFinished) {
-          upstream.destroy();
-          finish({ status: res.statusCode, outcome: "client_closed", stream: false });
-          resolve();
-        }
+        if (res.writableFinished) return;
+        agentGone = true;
+        reply?.resume();
       });
 
       upstream.on("error", (err) => {
@@ -296,10 +299,13 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
       });
 
       upstream.on("response", (up) => {
+        reply = up;
         const status = up.statusCode ?? 502;
         const stream = /^text\/event-stream/i.test(String(up.headers["content-type"] ?? ""));
-        res.writeHead(status, withoutHopByHop(up.headers));
-        res.flushHeaders();
+        if (!agentGone) {
+          res.writeHead(status, withoutHopByHop(up.headers));
+          res.flushHeaders();
+        }
         const tap = stream
           ? new SseTap((data) => {
               const event = parseJson(Buffer.from(data));
@@ -309,7 +315,7 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         const kept: Buffer[] = [];
         let keptBytes = 0;
         up.on("data", (chunk: Buffer) => {
-          if (!res.write(chunk)) {
+          if (!agentGone && !res.write(chunk)) {
             up.pause();
             res.once("drain", () => up.resume());
           }
@@ -325,7 +331,7 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
             usage = mergeUsage(usage, usageFromResponse(family, parseJson(Buffer.concat(kept))));
           }
           res.end();
-          finish({ status, outcome: "forwarded", stream });
+          finish({ status, outcome: agentGone ? "client_closed" : "forwarded", stream });
           resolve();
         });
         up.on("error", () => {

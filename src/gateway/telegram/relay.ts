@@ -59,6 +59,15 @@ const sameSecret = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+// A malformed escape is just a wrong token, not a reason to throw.
+function decodedOrEmpty(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return "";
+  }
+}
+
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]) {
   return (
     (registry.getSingleMetric(name) as Counter<L> | undefined) ??
@@ -218,7 +227,7 @@ export function createTelegramRelay(
     const path = url.path.slice("/telegram".length);
     const call = /^\/bot([^/]+)\/([A-Za-z]{1,64})$/.exec(path);
     const file = /^\/file\/bot([^/]+)(\/.+)$/.exec(path);
-    const token = decodeURIComponent((call ?? file)?.[1] ?? "");
+    const token = decodedOrEmpty((call ?? file)?.[1] ?? "");
     if (!call && !file) return answer(res, 404, "Not Found");
     if (!sameSecret(token, TELEGRAM_PLACEHOLDER_TOKEN)) {
       const method = call?.[2] ?? "file";

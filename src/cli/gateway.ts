@@ -125,19 +125,20 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
     .option("--audit-log <file>", "the gateway's audit trail", DEFAULT_AUDIT_LOG)
     .option("--since <duration>", "how far back to look", "1h")
     .addOption(new Option("--json", "machine-readable output"))
-    .action((flags: { auditLog: string; since: string; json?: boolean }) => {
+    .action((flags: { since: string; json?: boolean }, cmd: Command) => {
       const sinceMs = duration(flags.since, "--since");
+      // The parent `gateway` command parses --audit-log first wherever it is written (the root
+      // program does not use positional options), so read the merged value.
+      const auditLog = (cmd.optsWithGlobals() as { auditLog: string }).auditLog;
       let lines: string[];
       try {
-        lines = readAuditLines(flags.auditLog);
+        lines = readAuditLines(auditLog);
       } catch (err) {
         throw new CliFailure((err as Error).message);
       }
       const summary = summariseDenials(lines, sinceMs);
       process.stdout.write(
-        flags.json
-          ? `${JSON.stringify(summary, null, 2)}\n`
-          : formatDenials(summary, flags.auditLog, flags.since),
+        flags.json ? `${JSON.stringify(summary, null, 2)}\n` : formatDenials(summary, auditLog, flags.since),
       );
     });
 }

@@ -50,7 +50,13 @@ class RotatingFile {
     this.out = pino.destination({ dest: file, append: true, sync: false, mode: 0o640 });
   }
 
+  private closed = false;
+
   write(line: string): boolean {
+    if (this.closed) {
+      process.stderr.write(`moat gateway: audit line after close: ${line}`);
+      return false;
+    }
     // JSON lines here are ASCII (punycode hosts, escaped reasons), so length is bytes.
     this.size += line.length;
     const ok = this.out.write(line);
@@ -74,6 +80,8 @@ class RotatingFile {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     try {
       this.out.flushSync();
     } catch {}

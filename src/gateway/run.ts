@@ -132,8 +132,12 @@ export async function startGateway(
     },
     async stop() {
       await gateway.drain(opts.drainMs);
-      await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
-      metricsServer?.closeAllConnections();
+      // close() waits for open connections, so cut keep-alive scrapers first.
+      if (metricsServer) {
+        const closed = new Promise<void>((r) => metricsServer?.close(() => r()));
+        metricsServer.closeAllConnections();
+        await closed;
+      }
       agentRoutes.close();
       audit.close();
     },

@@ -91,7 +91,8 @@ export class Gateway {
   private readonly dial: Dialer;
   // Pooled upstream connections for plain HTTP, keyed by the vetted IP and port.
   private readonly agent: Agent;
-  private readonly tunnels = new Set<Socket>();
+  // Open tunnels, client socket → upstream socket.
+  private readonly tunnels = new Map<Socket, Socket>();
   private readonly tunnelsPerClient = new Map<string, number>();
   private inflight = 0;
   private draining = false;
@@ -153,10 +154,17 @@ export class Gateway {
     while ((this.tunnels.size > 0 || this.inflight > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));
     }
-    for (const socket of this.tunnels) socket.destroy();
+    for (const [client, upstream] of this.tunnels) {
+      client.destroy();
+      upstream.destroy();
+    }
     this.server.closeAllConnections();
     this.agent.destroy();
     await closed;
+    // Close events (and their audit lines) land a tick after destroy(); wait for them.
+    for (let i = 0; i < 100 && (this.tunnels.size > 0 || this.inflight > 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private isSelf(t: Target): boolean {
@@ -360,7 +368,7 @@ export class Gateway {
   // or no bytes either way for idleTimeoutMs, closes both. `done` runs once, after both close.
   private splice(client: Socket, upstream: Socket, done: () => void): void {
     const { metrics } = this.opts;
-    this.tunnels.add(client);
+    this.tunnels.set(client, upstream);
     metrics?.activeTunnels.inc();
     const kill = () => {
       client.destroy();
@@ -375,8 +383,15 @@ export class Gateway {
     };
     upstream.on("error", kill);
     client.on("error", kill);
-    upstream.on("close", closed);
-    client.on("close", closed);
+    // A side that closes without an error takes the other with it, once its writes flush.
+    upstream.on("close", () => {
+      client.destroySoon();
+      closed();
+    });
+    client.on("close", () => {
+      upstream.destroySoon();
+      closed();
+    });
     client.setTimeout(this.limits.idleTimeoutMs, kill);
     upstream.setTimeout(this.limits.idleTimeoutMs, kill);
     client.pipe(upstream);

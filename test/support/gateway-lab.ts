@@ -80,7 +80,7 @@ export interface ExecResult {
 }
 
 // Collects a child's stdout JSON lines and stderr text.
-class Watched {
+export class Watched {
   readonly lines: Record<string, unknown>[] = [];
   stderr = "";
   private waiters: (() => void)[] = [];
@@ -117,6 +117,16 @@ class Watched {
       });
     }
   }
+}
+
+export interface TunnelClient {
+  watched: Watched;
+  opened(): number;
+  refused(): number;
+  closed(): number;
+  echoes(data: string): number;
+  send(text: string): void;
+  exit(): void;
 }
 
 export interface GatewayProc {
@@ -297,9 +307,12 @@ export class GatewayLab {
       async stop(signal = "SIGTERM") {
         if (proc.exitCode !== null) return proc.exitCode;
         const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-        // `ip netns exec` passes signals on by exec'ing; signal the node process itself.
+        // `ip netns exec` exec()s the command, so this signals the gateway's node process itself.
         proc.kill(signal);
-        return exited;
+        const hung = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+        const code = await exited;
+        clearTimeout(hung);
+        return code;
       },
       audit() {
         try {
@@ -410,6 +423,35 @@ export class GatewayLab {
       });
       child.stdin.end(JSON.stringify(requests));
     });
+  }
+
+  // Hold `count` CONNECT tunnels to `target` open from the client namespace.
+  tunnels(target: string, count: number): TunnelClient {
+    const proc = this.net.spawn(
+      this.client,
+      "node",
+      [
+        "--import",
+        "tsx",
+        "test/support/tunnel-client.ts",
+        GATEWAY_IP,
+        String(GATEWAY_PORT),
+        target,
+        String(count),
+      ],
+      { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] },
+    );
+    const watched = new Watched(proc);
+    const count_ = (key: string) => watched.lines.filter((l) => key in l).length;
+    return {
+      watched,
+      opened: () => count_("open"),
+      refused: () => count_("refused"),
+      closed: () => count_("closed"),
+      echoes: (data: string) => watched.lines.filter((l) => l.data === data).length,
+      send: (text: string) => proc.stdin?.write(`send ${text}\n`),
+      exit: () => proc.stdin?.end("exit\n"),
+    };
   }
 
   cleanup(): void {

@@ -115,7 +115,9 @@ export class Gateway {
       requireHostHeader: false,
       noDelay: true,
     });
-    this.server.timeout = this.limits.idleTimeoutMs;
+    // The client socket's own idle limit sits a little above the upstream's, so a silent
+    // upstream is reported to the client as a 504 before the client connection is cut.
+    this.server.timeout = this.limits.idleTimeoutMs + 1000;
     this.server.on("request", (req, res) => this.onRequest(req, res));
     this.server.on("connect", (req, socket: Socket, head) => this.onConnect(req, socket, head));
     this.server.on("upgrade", (_req, socket: Socket) =>

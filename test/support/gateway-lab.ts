@@ -25,6 +25,8 @@ export const PUBLIC6 = "2606:4700::1111";
 export const IMDS = "169.254.169.254";
 export const IMDS6 = "fd00:ec2::254";
 export const PRIVATE = "10.9.9.9";
+export const BLACKHOLE = "93.184.215.16";
+export const REFUSING = "93.184.215.17";
 
 export const ZONE = {
   "public.test": { A: [PUBLIC4], AAAA: [PUBLIC6] },
@@ -39,6 +41,8 @@ export const ZONE = {
   "loop.test": { A: ["127.0.0.1"] },
   "rebind.test": { rotate: [{ A: [PUBLIC4] }, { A: [IMDS] }] },
   "slow.test": { drop: true },
+  "blackhole.test": { A: [BLACKHOLE] },
+  "refused.test": { A: [REFUSING] },
 };
 const TEST_NAMES = [...Object.keys(ZONE), "missing.test"];
 
@@ -164,8 +168,16 @@ export class GatewayLab {
     net.link(gw, ["192.0.2.1/24", "2001:db8:1::1/64"], inet, [`${DNS_IP}/24`, "2001:db8:1::254/64"], "gi");
     inNs(gw, "ip", ["route", "add", "default", "via", DNS_IP]);
     inNs(gw, "ip", ["-6", "route", "add", "default", "via", "2001:db8:1::254"]);
-    for (const a of [PUBLIC4, OTHER4, PRIVATE, IMDS])
+    for (const a of [PUBLIC4, OTHER4, PRIVATE, IMDS, REFUSING])
       inNs(inet, "ip", ["addr", "add", `${a}/32`, "dev", "lo"]);
+    // REFUSING resets connections to 80 and 443; BLACKHOLE is routed to inet but owned by no
+    // one there, so its SYNs vanish.
+    inNs(
+      inet,
+      "nft",
+      ["-f", "-"],
+      `table inet lab {\n chain input {\n  type filter hook input priority 0;\n  ip daddr ${REFUSING} tcp dport { 80, 443 } reject with tcp reset\n }\n chain pre {\n  type filter hook prerouting priority 0;\n  ip daddr ${BLACKHOLE} drop\n }\n}\n`,
+    );
     for (const a of [PUBLIC6, IMDS6]) inNs(inet, "ip", ["-6", "addr", "add", `${a}/128`, "dev", "lo"]);
     this.makeCerts();
 

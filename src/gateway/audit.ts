@@ -48,7 +48,14 @@ class RotatingFile {
       this.size = 0;
     }
     this.out = pino.destination({ dest: file, append: true, sync: false, mode: 0o640 });
+    this.out.on("ready", () => {
+      this.opening = false;
+    });
   }
+
+  // The descriptor opens asynchronously (at start and after each rotation); rotating again
+  // before it has would rename a file that does not exist yet.
+  private opening = true;
 
   private closed = false;
 
@@ -60,7 +67,7 @@ class RotatingFile {
     // JSON lines here are ASCII (punycode hosts, escaped reasons), so length is bytes.
     this.size += line.length;
     const ok = this.out.write(line);
-    if (this.size >= this.maxBytes) this.rotate();
+    if (this.size >= this.maxBytes && !this.opening) this.rotate();
     return ok;
   }
 
@@ -76,6 +83,7 @@ class RotatingFile {
       renameSync(this.file, `${this.file}.1`);
     } catch {}
     this.size = 0;
+    this.opening = true;
     this.out.reopen();
   }
 

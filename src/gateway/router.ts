@@ -44,7 +44,9 @@ export class InternalRouter {
       failed(res, err);
       return;
     }
-    if (result) result.catch((err) => failed(res, err));
+    if (result && typeof (result as Promise<void>).then === "function") {
+      (result as Promise<void>).catch((err) => failed(res, err));
+    }
   }
 
   // Longest matching path wins, so a specific route can sit under a broad prefix.

@@ -190,11 +190,14 @@ describe("header hygiene", () => {
 
 describe("internal router", () => {
   const calls: string[] = [];
+  const record = (name: string) => () => {
+    calls.push(name);
+  };
   const router = new InternalRouter()
-    .exact("/healthz", () => calls.push("health"), "GET")
-    .prefix("/llm/main", () => calls.push("llm-main"))
-    .prefix("/llm/main/v1/special", () => calls.push("special"))
-    .prefix("/telegram/", () => calls.push("telegram"));
+    .exact("/healthz", record("health"), "GET")
+    .prefix("/llm/main", record("llm-main"))
+    .prefix("/llm/main/v1/special", record("special"))
+    .prefix("/telegram/", record("telegram"));
 
   function call(method: string, url: string): number {
     let status = 0;

@@ -213,14 +213,21 @@ describe("negative controls: weakened gateways are caught", { concurrency: false
     ["private class off", ["private"], MATRIX.filter(([u]) => u.includes("private"))],
     ["loopback class off", ["loopback"], MATRIX.filter(([u]) => u.includes("loop"))],
     ["only the first DNS answer screened", ["first-answer"], MATRIX.filter(([u]) => u.includes("mixed"))],
+    ["hostname ACL off", ["acl-open"], MATRIX.filter(([u]) => u.includes("other.test"))],
+    ["local-name list off", ["names-open"], MATRIX.filter(([u]) => u.includes("localhost"))],
+    ["port lists off", ["ports-open"], MATRIX.filter(([u]) => /:(22|8007)\//.test(u))],
   ];
   for (const [name, weaken, rows] of controls) {
     test(name, async () => {
       const gw = await lab.startGateway(labYaml(), { weaken, tag: weaken.join("-") });
+      const hitsBefore = forbiddenHits(lab).length;
       try {
         const missed = await mismatches(lab, rows);
         assert.ok(missed.length > 0, `the weakened build (${name}) passed the matrix`);
-        assert.ok(forbiddenHits(lab).length > 0, "the weakened build reached no forbidden host");
+        // Class and answer controls must also show the damage: a forbidden host was reached.
+        if (!["acl-open", "names-open", "ports-open"].includes(weaken[0] as string)) {
+          assert.ok(forbiddenHits(lab).length > hitsBefore, "the weakened build reached no forbidden host");
+        }
       } finally {
         await gw.stop("SIGKILL");
       }

@@ -2,6 +2,7 @@
 // integration tests can show they notice (negative controls). Never shipped, never in src/.
 //   MOAT_TEST_WEAKEN=metadata,link-local   treat these address classes as public
 //   MOAT_TEST_WEAKEN=first-answer          screen only the first DNS answer
+//   MOAT_TEST_WEAKEN=acl-open|names-open|ports-open   skip one pre-DNS check
 //   MOAT_TEST_WEAKEN=redial-by-name        look the name up again at dial time (TOCTOU)
 // MOAT_TEST_DNS names the resolver the redialler uses.
 import { Resolver } from "node:dns/promises";
@@ -20,6 +21,28 @@ let pipeline: Pipeline = createPipeline((a) => {
   const c = classify(a);
   return weaken.has(c.class) ? { class: "public", address: c.address } : c;
 });
+// Pre-DNS checks switched off one by one: the ACL, the local-name list, the port lists.
+const admitChecks: Record<string, string> = {
+  "acl-open": "not-allowlisted",
+  "names-open": "refused-name",
+  "ports-open": "port",
+};
+for (const [flag, code] of Object.entries(admitChecks)) {
+  if (!weaken.has(flag)) continue;
+  const inner = pipeline;
+  pipeline = {
+    ...inner,
+    admit(req, policy) {
+      const ports = new Set([req.target.port]);
+      const p = code === "port" ? { ...policy, connectPorts: ports, httpPorts: ports } : policy;
+      const adm = inner.admit(req, p);
+      if (adm.action !== "deny" || adm.code !== code) return adm;
+      return req.target.ip
+        ? { action: "allow", code: "allow-cidr", reason: "weakened", addrs: [req.target.ip] }
+        : { action: "lookup", name: req.target.host, listed: true };
+    },
+  };
+}
 if (weaken.has("first-answer")) {
   const inner = pipeline;
   pipeline = {

@@ -37,6 +37,7 @@ export const ZONE = {
   "metadata.test": { A: [IMDS] },
   "mixed.test": { A: [PUBLIC4, IMDS] },
   "mapped.test": { A: [PUBLIC4], AAAA: [`::ffff:${IMDS}`] },
+  "mapped6.test": { AAAA: [`::ffff:${IMDS}`] },
   "imds6.test": { AAAA: [IMDS6] },
   "loop.test": { A: ["127.0.0.1"] },
   "rebind.test": { rotate: [{ A: [PUBLIC4] }, { A: [IMDS] }] },

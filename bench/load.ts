@@ -28,6 +28,8 @@ function open(port: number): Promise<Socket> {
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) return;
       s.off("data", onData);
+      // Paused until the caller reads: a flowing socket with no listener drops what arrives.
+      s.pause();
       if (!/^HTTP\/1\.[01] 200/.test(head))
         return reject(new Error(`CONNECT refused: ${head.split("\r\n")[0]}`));
       const extra = Buffer.from(head.slice(end + 4), "latin1");
@@ -49,6 +51,7 @@ async function bulk(): Promise<Record<string, number>> {
     });
     s.on("end", resolve);
     s.on("error", reject);
+    s.resume();
   });
   const seconds = (performance.now() - start) / 1000;
   return { bytes, seconds, mbPerSec: bytes / 1e6 / seconds };
@@ -65,6 +68,7 @@ async function tunnelLatency(concurrency: number, total: number): Promise<Record
         const s = await open(8443);
         await new Promise<void>((resolve) => {
           s.once("data", () => resolve());
+          s.resume();
           s.write("x");
         });
         samples.push(performance.now() - t0);

@@ -120,6 +120,8 @@ async function main(): Promise<void> {
       "127.0.0.1:3128",
       "--audit-log",
       join(work, "audit.log"),
+      "--max-tunnels-per-client",
+      "2000",
     ],
     /listening|ready/i,
   );
@@ -141,12 +143,15 @@ async function main(): Promise<void> {
   const results: Record<string, Record<string, number>> = {};
   for (const [name, via] of Object.entries(paths)) {
     process.stderr.write(`bench: ${name}…\n`);
-    const bulk = await load(["bulk", via, ORIGIN]);
+    // Throughput varies run to run on a shared 2-core machine: report the median of three.
+    const bulkRuns: number[] = [];
+    for (let i = 0; i < 3; i++) bulkRuns.push((await load(["bulk", via, ORIGIN])).mbPerSec ?? 0);
+    const bulkMedian = bulkRuns.sort((a, b) => a - b)[1] ?? 0;
     const lat1 = await load(["latency", via, ORIGIN, "1", "2000"]);
     const lat64 = await load(["latency", via, ORIGIN, "64", "6400"]);
     const http = await load(["http", via, ORIGIN, "64", "5"]);
     results[name] = {
-      bulkMBps: bulk.mbPerSec ?? 0,
+      bulkMBps: bulkMedian,
       p50c1: lat1.p50ms ?? 0,
       p99c1: lat1.p99ms ?? 0,
       p50c64: lat64.p50ms ?? 0,
@@ -174,7 +179,7 @@ function report(
   const f = (n: number | undefined, digits = 2) => (n === undefined ? "–" : n.toFixed(digits));
   const rows = [
     [
-      "bulk CONNECT throughput (MB/s)",
+      "bulk CONNECT throughput, median of 3 (MB/s)",
       f(d.bulkMBps, 0),
       f(g.bulkMBps, 0),
       f(t.bulkMBps, 0),

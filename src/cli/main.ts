@@ -2,6 +2,7 @@
 // The `moat` command. Each subcommand lives in its own file and registers itself here.
 import { Command } from "commander";
 import { registerGateway } from "./gateway.js";
+import { registerHost } from "./host.js";
 import { registerInit } from "./init.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
@@ -20,5 +21,6 @@ registerValidate(program);
 registerRender(program);
 registerSchema(program);
 registerGateway(program);
+registerHost(program);
 
 await runMain(program);

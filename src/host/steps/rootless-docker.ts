@@ -1,0 +1,162 @@
+// Step 4: Docker for the agent, rootless, as a systemd user unit of the agent user; the
+// distribution's rootful daemon (Debian's docker.io enables it on install) disabled, so the only
+// Docker on the host is one whose root is the agent's unprivileged uid.
+import { DOCKERD_ROOTLESS, ROOTLESS_DOCKER_UNIT_PATH } from "../../render/rootless-docker.js";
+import type { MoatSpec } from "../../spec/schema.js";
+import { artifactFile, planFiles, writesAny } from "../files.js";
+import { linkTarget, modeOf, observeFiles, output, run, unitState } from "../shell.js";
+import { type Step, waitFor } from "../step.js";
+import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
+import { agentHome } from "./users.js";
+
+// Where distributions ship the rootless launcher: Docker's own packages, then Debian/Ubuntu's.
+export const LAUNCHER_CANDIDATES = [
+  "/usr/bin/dockerd-rootless.sh",
+  "/usr/share/docker.io/contrib/dockerd-rootless.sh",
+];
+export const TUN = "/dev/net/tun";
+const ROOTFUL = ["docker.service", "docker.socket"];
+
+export const userUnitDir = (spec: MoatSpec) => `${agentHome(spec)}/.config/systemd/user`;
+export const agentRuntimeDir = (spec: MoatSpec) => `/run/user/${spec.host.agentUid}`;
+export const agentDockerHost = (spec: MoatSpec) => `unix://${agentRuntimeDir(spec)}/docker.sock`;
+
+export interface RootlessSeen {
+  files: ReadonlyMap<string, FileSeen>;
+  launchers: string[];
+  launcherLink: string | null;
+  wantsLink: string | null;
+  tunMode: number | null;
+  rootful: { unit: string; enabled: string; active: string }[];
+  userManager: string;
+  userDocker: { enabled: string; active: string };
+}
+
+export function rootlessFiles(ctx: PlanContext): FileWant[] {
+  const { agentUser } = ctx.spec.host;
+  const unit = artifactFile(
+    ctx.artifacts,
+    ROOTLESS_DOCKER_UNIT_PATH,
+    `${userUnitDir(ctx.spec)}/docker.service`,
+  );
+  return [{ ...unit, owner: agentUser, group: agentUser }];
+}
+
+export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
+  const { agentUser, agentUid } = ctx.spec.host;
+  const actions: Action[] = [];
+  const launcher = seen.launchers[0];
+  if (!launcher)
+    return [{ kind: "fail", message: `no dockerd-rootless.sh in ${LAUNCHER_CANDIDATES.join(" or ")}` }];
+  if (seen.launcherLink !== launcher)
+    actions.push({
+      kind: "symlink",
+      path: DOCKERD_ROOTLESS,
+      target: launcher,
+      why: `link ${DOCKERD_ROOTLESS} to ${launcher}`,
+    });
+  // slirp4netns opens the tun device from inside the agent's user namespace.
+  if (seen.tunMode !== null && (seen.tunMode & 0o666) !== 0o666)
+    actions.push({ kind: "chmod", path: TUN, mode: 0o666, why: `make ${TUN} usable by rootless networking` });
+  const rootfulOn = seen.rootful.filter((u) => u.enabled === "enabled" || u.active === "active");
+  if (rootfulOn.length)
+    actions.push({
+      kind: "run",
+      argv: ["systemctl", "disable", "--now", ...ROOTFUL],
+      why: "turn off the rootful Docker daemon",
+    });
+  const files = rootlessFiles(ctx);
+  const fileActions = planFiles(files, seen.files);
+  actions.push(...fileActions);
+  const wants = `${userUnitDir(ctx.spec)}/default.target.wants/docker.service`;
+  if (seen.wantsLink !== "../docker.service")
+    actions.push({
+      kind: "symlink",
+      path: wants,
+      target: "../docker.service",
+      why: "start rootless Docker with the agent's user manager",
+    });
+  const user = `user@${agentUid}.service`;
+  if (seen.userManager !== "active")
+    actions.push({
+      kind: "run",
+      argv: ["systemctl", "start", user],
+      why: `start ${agentUser}'s user manager`,
+    });
+  const scope = ["systemctl", "--user", "-M", `${agentUser}@`];
+  const unitChanged = writesAny(
+    fileActions,
+    files.map((f) => f.path),
+  );
+  if (unitChanged || seen.wantsLink !== "../docker.service")
+    actions.push({ kind: "run", argv: [...scope, "daemon-reload"], why: "reload the agent's user units" });
+  if (seen.userDocker.active !== "active")
+    actions.push({ kind: "run", argv: [...scope, "start", "docker.service"], why: "start rootless Docker" });
+  else if (unitChanged)
+    actions.push({
+      kind: "run",
+      argv: [...scope, "restart", "docker.service"],
+      why: "restart rootless Docker with its new unit",
+    });
+  return actions;
+}
+
+// The agent's Docker answers, runs rootless, and is the only daemon.
+export function rootlessProblems(info: string | null, rootfulActive: boolean): string[] {
+  const problems: string[] = [];
+  if (info === null) problems.push("the agent's Docker does not answer");
+  else if (!/rootless/.test(info)) problems.push("the agent's Docker is not rootless");
+  if (rootfulActive) problems.push("the rootful docker.service is running");
+  return problems;
+}
+
+export function agentDocker(spec: MoatSpec, args: string[]): string | null {
+  const cmd = agentCommand(spec, ["docker", ...args]);
+  return output(cmd.argv, { env: cmd.env });
+}
+
+// argv run as the agent user (setpriv keeps the environment it is given, nothing else), with
+// the agent's home, runtime dir and Docker socket.
+export function agentCommand(
+  spec: MoatSpec,
+  argv: string[],
+): { argv: string[]; env: Record<string, string> } {
+  const id = String(spec.host.agentUid);
+  return {
+    argv: ["setpriv", "--reuid", id, "--regid", id, "--init-groups", "--", ...argv],
+    env: {
+      HOME: agentHome(spec),
+      XDG_RUNTIME_DIR: agentRuntimeDir(spec),
+      DOCKER_HOST: agentDockerHost(spec),
+      PATH: "/usr/local/bin:/usr/bin:/bin",
+    },
+  };
+}
+
+export const rootlessDockerStep: Step<RootlessSeen> = {
+  name: "rootless-docker",
+  title: "rootless Docker for the agent",
+  observe: (ctx) => {
+    const home = userUnitDir(ctx.spec);
+    return {
+      files: observeFiles(rootlessFiles(ctx).map((f) => f.path)),
+      launchers: LAUNCHER_CANDIDATES.filter((p) => modeOf(p) !== null),
+      launcherLink: linkTarget(DOCKERD_ROOTLESS),
+      wantsLink: linkTarget(`${home}/default.target.wants/docker.service`),
+      tunMode: modeOf(TUN),
+      rootful: ROOTFUL.map((unit) => ({ unit, ...unitState(unit) })),
+      userManager: unitState(`user@${ctx.spec.host.agentUid}.service`).active,
+      userDocker: unitState("docker.service", ctx.spec.host.agentUser),
+    };
+  },
+  plan: planRootless,
+  verify: (ctx) =>
+    waitFor(
+      () =>
+        rootlessProblems(
+          agentDocker(ctx.spec, ["info", "--format", "{{json .SecurityOptions}}"]),
+          run(["systemctl", "is-active", "docker.service"]).stdout.trim() === "active",
+        ),
+      30_000,
+    ),
+};

@@ -1,0 +1,57 @@
+// The agent user's rootless Docker daemon as a systemd user unit. Written by Moat rather than by
+// dockerd-rootless-setuptool.sh: the setuptool insists on `modprobe ip_tables`, and its
+// --skip-iptables writes `--iptables=false`, which silently breaks container egress. The network
+// driver is pinned (newer Docker picks gvisor-tap-vsock when slirp4netns is missing, cloud-facts
+// §4.1) and host loopback is off, so a container cannot reach the host's 127.0.0.1 via 10.0.2.2.
+import { gatewayOrigin } from "../spec/derive.js";
+import type { MoatSpec } from "../spec/schema.js";
+import type { Artifact } from "./artifact.js";
+
+export const ROOTLESS_DOCKER_UNIT_PATH = "systemd-user/docker.service";
+// Host apply links whichever copy the distribution ships (Docker's packages: /usr/bin; Debian's
+// and Ubuntu's docker.io: /usr/share/docker.io/contrib) to this fixed path.
+export const DOCKERD_ROOTLESS = "/usr/local/bin/dockerd-rootless.sh";
+
+export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
+  const proxy = gatewayOrigin(spec);
+  const lines = [
+    "# Rendered by Moat from moat.yaml; edit the spec, not this file.",
+    `# Rootless Docker for ${spec.host.agentUser}; installed as ~/.config/systemd/user/docker.service.`,
+    "[Unit]",
+    "Description=Docker Application Container Engine (Rootless, Moat)",
+    "",
+    "[Service]",
+    "Environment=PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    "Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns",
+    "Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520",
+    "Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK=true",
+    // Image pulls leave as the agent's uid, which the firewall lets reach only the gateway.
+    `Environment=HTTP_PROXY=${proxy}`,
+    `Environment=HTTPS_PROXY=${proxy}`,
+    "Environment=NO_PROXY=",
+    // Docker 26.x fails to start a container whose eth0 IPv6 it cannot switch off (the sysctl is
+    // not writable inside RootlessKit's namespace); this is Docker's documented opt-out. The
+    // host firewall, not the container's interface, is what confines the agent's IPv6.
+    "Environment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1",
+    `ExecStart=${DOCKERD_ROOTLESS}`,
+    "ExecReload=/bin/kill -s HUP $MAINPID",
+    "TimeoutSec=0",
+    "RestartSec=2",
+    "Restart=always",
+    "StartLimitBurst=3",
+    "StartLimitInterval=60s",
+    "LimitNOFILE=infinity",
+    "LimitNPROC=infinity",
+    "LimitCORE=infinity",
+    "TasksMax=infinity",
+    "Delegate=yes",
+    "Type=notify",
+    "NotifyAccess=all",
+    "KillMode=mixed",
+    "",
+    "[Install]",
+    "WantedBy=default.target",
+    "",
+  ];
+  return [{ kind: "systemd-unit", path: ROOTLESS_DOCKER_UNIT_PATH, content: lines.join("\n"), mode: 0o644 }];
+}

@@ -1,0 +1,159 @@
+// A simulated cloud VM for host apply: the VM (nspawn, in namespace "vm") linked only to a
+// "cloud" namespace holding a metadata service (IPv4 and IPv6) and some other host, with OCI's
+// InstanceServices ACCEPT chain installed in the VM's namespace before Moat's table. Nothing
+// links to this machine's own namespace.
+import { execFileSync } from "node:child_process";
+import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
+import { inNs, TestNet } from "./netns.js";
+import { startListener } from "./tcp-probe.js";
+import { ensureBaseRootfs, removeStaleCopies, TestVm } from "./vm.js";
+
+export const IMDS_V4 = "169.254.169.254";
+export const IMDS_V6 = "fd00:c1::a9fe:a9fe";
+export const OTHER_V4 = "192.0.2.1";
+export const OTHER_V6 = "2001:db8::1";
+export const OTHER_PORT = 8080;
+export const VM_NODE = "/root/bootstrap-node/bin/node";
+export const VM_PACKAGE = "/root/agentmoat";
+export const VM_SPEC = "/root/moat.yaml";
+export const VM_IMAGE_TAR = "/root/agent-rootfs.tar";
+
+export function labSpec(name: string, extra = ""): string {
+  return `version: 1
+name: ${name}
+target: { kind: lab }
+agent:
+  profile: custom
+  image: moat-test/busybox:1.36
+  command: ["sleep", "infinity"]
+  port: 8080
+  writablePaths: [/tmp]
+access:
+  sshUsers: [root]
+${extra}`;
+}
+
+// A local interface holding addresses (the kernel here has no dummy links; a veth pair whose
+// ends both stay in the namespace holds them the same way).
+function addressHolder(ns: string, name: string, addresses: string[]): void {
+  inNs(ns, "ip", ["link", "add", name, "type", "veth", "peer", "name", `${name}p`]);
+  for (const a of addresses)
+    inNs(ns, "ip", ["addr", "add", a, "dev", name, ...(a.includes(":") ? ["nodad"] : [])]);
+  inNs(ns, "ip", ["link", "set", name, "up"]);
+  inNs(ns, "ip", ["link", "set", `${name}p`, "up"]);
+}
+
+// OCI's shipped rules (cloud-facts §1.1) through iptables-nft, before Moat's table exists.
+function installInstanceServices(ns: string): void {
+  const ipt = (...args: string[]) => inNs(ns, "iptables", args);
+  ipt("-N", "InstanceServices");
+  ipt("-A", "OUTPUT", "-d", "169.254.0.0/16", "-j", "InstanceServices");
+  ipt("-A", "InstanceServices", "-d", `${IMDS_V4}/32`, "-p", "tcp", "--dport", "80", "-j", "ACCEPT");
+  ipt(
+    "-A",
+    "InstanceServices",
+    "-d",
+    "169.254.0.0/16",
+    "-p",
+    "tcp",
+    "-j",
+    "REJECT",
+    "--reject-with",
+    "tcp-reset",
+  );
+  inNs(ns, "ip6tables", [
+    "-A",
+    "OUTPUT",
+    "-d",
+    `${IMDS_V6}/128`,
+    "-p",
+    "tcp",
+    "--dport",
+    "80",
+    "-j",
+    "ACCEPT",
+  ]);
+}
+
+export class HostLab {
+  readonly net: TestNet;
+  readonly vm: TestVm;
+  vmNs = "";
+  cloudNs = "";
+
+  constructor(readonly name: string) {
+    this.net = new TestNet(`moat-h${name}`);
+    this.vm = new TestVm(`moat-h${name}`, `moat-h${name}-vm`);
+  }
+
+  async up(specText: string): Promise<void> {
+    removeStaleCopies();
+    const base = ensureBaseRootfs();
+    const pkg = stageMoatPackage();
+    this.vmNs = this.net.addNs("vm");
+    this.cloudNs = this.net.addNs("cloud");
+    this.net.link(this.vmNs, ["192.0.2.2/24", "2001:db8::2/64"], this.cloudNs, [
+      `${OTHER_V4}/24`,
+      `${OTHER_V6}/64`,
+    ]);
+    addressHolder(this.cloudNs, "imds0", [`${IMDS_V4}/32`, `${IMDS_V6}/128`]);
+    inNs(this.vmNs, "ip", ["route", "add", "default", "via", OTHER_V4]);
+    inNs(this.vmNs, "ip", ["-6", "route", "add", "default", "via", OTHER_V6]);
+    // The gateway's interface, which moat-gateway-net.service would create as a dummy link.
+    addressHolder(this.vmNs, "moat0", []);
+    installInstanceServices(this.vmNs);
+    await startListener(this.net, this.cloudNs, [
+      `${IMDS_V4}:80`,
+      `[${IMDS_V6}]:80`,
+      `${OTHER_V4}:${OTHER_PORT}`,
+      `[${OTHER_V6}]:${OTHER_PORT}`,
+    ]);
+    this.vm.prepare(base, { [VM_SPEC]: { content: specText } });
+    this.vm.copyIn(pkg, VM_PACKAGE);
+    this.vm.copyIn(execFileSync("realpath", [process.execPath], { encoding: "utf8" }).trim(), VM_NODE);
+    this.vm.copyIn(busyboxRootfsTar(), VM_IMAGE_TAR);
+    await this.vm.boot();
+  }
+
+  // `moat host apply` inside the VM as root, with the JSON report parsed.
+  apply(args: string[] = []): {
+    code: number;
+    report: {
+      ok: boolean;
+      steps: { step: string; status: string; actions: string[]; error?: string; durationMs: number }[];
+      durationMs: number;
+    };
+    stderr: string;
+  } {
+    const r = this.vm.exec(
+      [
+        VM_NODE,
+        `${VM_PACKAGE}/bin/moat.js`,
+        "host",
+        "apply",
+        "-c",
+        VM_SPEC,
+        "--json",
+        "--import-image",
+        VM_IMAGE_TAR,
+        ...args,
+      ],
+      { timeoutMs: 300_000 },
+    );
+    let report: ReturnType<HostLab["apply"]>["report"];
+    try {
+      report = JSON.parse(r.stdout);
+    } catch {
+      throw new Error(`host apply printed no report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return { code: r.code, report, stderr: r.stderr };
+  }
+
+  async down(): Promise<void> {
+    try {
+      await this.vm.destroy();
+    } finally {
+      this.net.cleanup();
+    }
+  }
+}

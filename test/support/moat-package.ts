@@ -27,6 +27,15 @@ function hashTree(dir: string, h: ReturnType<typeof createHash>): void {
   }
 }
 
+// Older builds of the package are of no further use.
+function pruneOthers(dir: string): string {
+  for (const e of readdirSync(CACHE)) {
+    if (/^pkg-[0-9a-f]{12}$/.test(e) && join(CACHE, e) !== dir)
+      rmSync(join(CACHE, e), { recursive: true, force: true });
+  }
+  return dir;
+}
+
 export function stageMoatPackage(): string {
   const h = createHash("sha256");
   for (const f of [
@@ -39,7 +48,7 @@ export function stageMoatPackage(): string {
     h.update(readFileSync(join(REPO, f)));
   hashTree(join(REPO, "src"), h);
   const dir = join(CACHE, `pkg-${h.digest("hex").slice(0, 12)}`);
-  if (existsSync(join(dir, ".ready"))) return dir;
+  if (existsSync(join(dir, ".ready"))) return pruneOthers(dir);
   const tmp = `${dir}.building-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
@@ -65,11 +74,7 @@ export function stageMoatPackage(): string {
   writeFileSync(join(tmp, ".ready"), "");
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  // Older builds of the package are of no further use.
-  for (const e of readdirSync(CACHE))
-    if (/^pkg-[0-9a-f]{12}$/.test(e) && join(CACHE, e) !== dir)
-      rmSync(join(CACHE, e), { recursive: true, force: true });
-  return dir;
+  return pruneOthers(dir);
 }
 
 // A rootfs tarball with static busybox, for `docker import` as the agent's image.

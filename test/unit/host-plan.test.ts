@@ -1,0 +1,247 @@
+// Host apply's pure planning: observations in, actions out, with no host touched.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { nodeIsRecentEnough, packagesFor, parseOsRelease, UnsupportedHost } from "../../src/host/distro.js";
+import { postureProblems } from "../../src/host/steps/agent.js";
+import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
+import { planGateway } from "../../src/host/steps/gateway.js";
+import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
+import { planUsers, subidFile } from "../../src/host/steps/users.js";
+import type { Action, FileSeen, PlanContext } from "../../src/host/types.js";
+import { renderBundle } from "../../src/render/index.js";
+import { renderRootlessDockerUnit } from "../../src/render/rootless-docker.js";
+import { specFrom } from "../helpers.js";
+
+const SPEC_YAML = `
+version: 1
+name: unit
+target: { kind: lab }
+agent: { profile: custom, image: "example/agent:1.0", writablePaths: [/tmp] }
+`;
+const DEBIAN_13 = parseOsRelease('ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n', "amd64");
+
+function context(yaml = SPEC_YAML): PlanContext {
+  const spec = specFrom(yaml);
+  const bundle = [...renderBundle(spec), ...renderRootlessDockerUnit(spec)];
+  return { spec, specText: yaml, artifacts: new Map(bundle.map((a) => [a.path, a])), distro: DEBIAN_13 };
+}
+const kinds = (actions: Action[]) =>
+  actions.map((a) => (a.kind === "run" ? `run ${a.argv.slice(0, 3).join(" ")}` : a.kind));
+const asSeen = (
+  path: string,
+  content: string | null,
+  mode = 0o644,
+  owner = "root",
+  group = "root",
+): FileSeen => ({ path, content, mode, owner, group });
+
+describe("host apply: distributions", () => {
+  it("picks each release's Compose v2 package and refuses Debian 12's v1", () => {
+    assert.ok(packagesFor(DEBIAN_13).includes("docker-compose"));
+    assert.ok(packagesFor(DEBIAN_13).includes("docker-cli"));
+    assert.ok(packagesFor(DEBIAN_13).includes("slirp4netns"));
+    const noble = parseOsRelease('ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n', "arm64");
+    assert.ok(packagesFor(noble).includes("docker-compose-v2"));
+    const bookworm = parseOsRelease('ID=debian\nVERSION_ID="12"\n', "amd64");
+    assert.throws(() => packagesFor(bookworm), UnsupportedHost);
+    assert.throws(() => parseOsRelease('ID=fedora\nVERSION_ID="40"\n', "amd64"), UnsupportedHost);
+  });
+  it("compares Node versions numerically", () => {
+    assert.equal(nodeIsRecentEnough("v20.19.0"), true);
+    assert.equal(nodeIsRecentEnough("v20.9.0"), false);
+    assert.equal(nodeIsRecentEnough("v18.19.1"), false);
+    assert.equal(nodeIsRecentEnough("v22.1.0"), true);
+  });
+});
+
+describe("host apply: packages", () => {
+  const ctx = context();
+  const node = { binary: "/usr/bin/node", version: "v20.20.2", stamp: "node v20.20.2\n" };
+  const moat = { root: "/root/agentmoat", version: "0.1.0", built: true, stamp: "agentmoat 1\n" };
+  const converged = {
+    installed: packagesFor(DEBIAN_13),
+    aptListsPresent: true,
+    systemNode: { version: "v20.20.2", linkTarget: RUNTIME_NODE, exists: true },
+    runtimeStamp: node.stamp,
+    moatStamp: moat.stamp,
+    node,
+    moat,
+  };
+  it("plans nothing when everything is installed", () => {
+    assert.deepEqual(planPackages(ctx, converged), []);
+  });
+  it("installs only the missing packages, reading lists first when there are none", () => {
+    const plan = planPackages(ctx, { ...converged, installed: ["docker.io"], aptListsPresent: false });
+    assert.deepEqual(kinds(plan), ["run apt-get update -qq", "run apt-get install -y"]);
+    const install = plan[1];
+    assert.ok(
+      install?.kind === "run" && !install.argv.includes("docker.io") && install.argv.includes("slirp4netns"),
+    );
+  });
+  it("refuses to run the gateway on a distribution Node older than 20.19", () => {
+    const plan = planPackages(ctx, {
+      ...converged,
+      systemNode: { version: "v18.19.0", linkTarget: null, exists: true },
+    });
+    assert.equal(plan.at(-1)?.kind, "fail");
+  });
+});
+
+describe("host apply: firewall", () => {
+  const ctx = context();
+  const files = new Map(firewallFiles(ctx).map((f) => [f.path, asSeen(f.path, f.content)]));
+  const live =
+    "table inet moat { set agent_uids { elements = { 2000, 1000000-1065535 } } meta skuid @agent_uids jump agent_egress\n ip daddr 198.18.0.1 tcp dport 3128 counter accept }";
+  const converged = { files, unit: { enabled: "enabled", active: "active" }, live, recorded: live };
+  it("plans nothing when the table is live as recorded", () => {
+    assert.deepEqual(planFirewall(ctx, converged), []);
+  });
+  it("writes, enables, starts and records on a fresh host", () => {
+    const plan = planFirewall(ctx, {
+      files: new Map(),
+      unit: { enabled: "disabled", active: "inactive" },
+      live: null,
+      recorded: null,
+    });
+    assert.deepEqual(kinds(plan), [
+      "write",
+      "write",
+      "run systemctl daemon-reload",
+      "run systemctl enable moat-firewall.service",
+      "run systemctl start moat-firewall.service",
+      "record",
+    ]);
+  });
+  it("reloads (never restarts) a live table that drifted or vanished", () => {
+    for (const drifted of [{ live: null }, { live: `${live} extra` }]) {
+      const plan = planFirewall(ctx, { ...converged, ...drifted });
+      assert.deepEqual(kinds(plan), ["run systemctl reload moat-firewall.service", "record"]);
+    }
+  });
+  it("checks the live table names the agent's uids and the gateway accept", () => {
+    assert.deepEqual(liveTableProblems(ctx, live), []);
+    assert.equal(liveTableProblems(ctx, null).length, 1);
+    assert.match(liveTableProblems(ctx, live.replace("counter accept", "drop")).join(), /gateway accept/);
+    assert.match(liveTableProblems(ctx, live.replace("1000000-1065535", "5-6")).join(), /subuid/);
+  });
+});
+
+describe("host apply: users", () => {
+  const ctx = context();
+  const fresh = {
+    accounts: [{ name: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/bash" }],
+    memberships: [{ group: "sudo", members: [] }],
+    subuid: asSeen("/etc/subuid", ""),
+    subgid: asSeen("/etc/subgid", ""),
+    lingering: false,
+  };
+  it("sets exactly the spec's subordinate range and keeps other users' lines", () => {
+    assert.equal(
+      subidFile("alice:100000:65536\nmoat-agent:165536:65536\n", "moat-agent", 1000000, 65536),
+      "alice:100000:65536\nmoat-agent:1000000:65536\n",
+    );
+    assert.throws(() => subidFile("alice:1000000:10\n", "moat-agent", 1000000, 65536), /overlap alice/);
+  });
+  it("creates both users without a login shell, the subid ranges and linger", () => {
+    const plan = planUsers(ctx, fresh);
+    const argv = plan.flatMap((a) => (a.kind === "run" ? [a.argv.join(" ")] : []));
+    assert.ok(
+      argv.some((a) => /^useradd --system --uid 2001 .*--shell \/usr\/sbin\/nologin moat-gateway$/.test(a)),
+    );
+    assert.ok(argv.some((a) => /^useradd --uid 2000 .*--shell \/usr\/sbin\/nologin moat-agent$/.test(a)));
+    assert.ok(argv.includes("loginctl enable-linger moat-agent"));
+    const writes = plan.flatMap((a) => (a.kind === "write" ? [a.file] : []));
+    assert.deepEqual(
+      writes.map((f) => f.content),
+      ["moat-agent:1000000:65536\n", "moat-agent:1000000:65536\n"],
+    );
+  });
+  it("plans nothing when converged, and takes a shell or sudo away when someone added them", () => {
+    const users = [
+      { name: "moat-agent", uid: 2000, gid: 2000, home: "/home/moat-agent", shell: "/usr/sbin/nologin" },
+      { name: "moat-gateway", uid: 2001, gid: 2001, home: "/nonexistent", shell: "/usr/sbin/nologin" },
+    ];
+    const line = "moat-agent:1000000:65536\n";
+    const converged = {
+      ...fresh,
+      accounts: [...fresh.accounts, ...users],
+      subuid: asSeen("/etc/subuid", line),
+      subgid: asSeen("/etc/subgid", line),
+      lingering: true,
+    };
+    assert.deepEqual(planUsers(ctx, converged), []);
+    const widened = {
+      ...converged,
+      accounts: [
+        ...fresh.accounts,
+        { ...users[0], shell: "/bin/bash" } as (typeof users)[0],
+        users[1] as (typeof users)[0],
+      ],
+      memberships: [{ group: "sudo", members: ["moat-agent"] }],
+    };
+    assert.deepEqual(kinds(planUsers(ctx, widened)), [
+      "run usermod --shell /usr/sbin/nologin",
+      "run gpasswd -d moat-agent",
+    ]);
+  });
+  it("stops when the uid belongs to someone else", () => {
+    const taken = {
+      ...fresh,
+      accounts: [
+        ...fresh.accounts,
+        { name: "alice", uid: 2000, gid: 2000, home: "/home/alice", shell: "/bin/bash" },
+      ],
+    };
+    assert.match(JSON.stringify(planUsers(ctx, taken)), /uid 2000 belongs to alice/);
+  });
+});
+
+describe("host apply: gateway secrets", () => {
+  it("refuses a secret file the gateway's sandbox could not read", () => {
+    const ctx = context(
+      `${SPEC_YAML}llm:\n  - { name: main, kind: openai, apiKey: { file: /root/key }, models: [gpt-5.4] }\n`,
+    );
+    const plan = planGateway(ctx, {
+      files: new Map(),
+      dirs: new Map(),
+      secretFiles: [asSeen("/root/key", "sk")],
+      envValues: {},
+      units: {},
+    });
+    assert.match(JSON.stringify(plan), /outside \/etc\/moat-secrets/);
+  });
+});
+
+describe("host apply: agent posture", () => {
+  const good = {
+    State: { Running: true },
+    Config: { User: "1000:1000" },
+    HostConfig: {
+      ReadonlyRootfs: true,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges:true", "seccomp={...}"],
+      PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1" }] },
+    },
+  };
+  it("passes the rendered posture and names each break", () => {
+    assert.deepEqual(postureProblems(good), []);
+    const h = good.HostConfig;
+    const breaks: [object, RegExp][] = [
+      [{ ...good, HostConfig: { ...h, Privileged: true } }, /privileged/],
+      [{ ...good, HostConfig: { ...h, ReadonlyRootfs: false } }, /writable/],
+      [{ ...good, HostConfig: { ...h, CapAdd: ["NET_RAW"] } }, /NET_RAW/],
+      [{ ...good, HostConfig: { ...h, SecurityOpt: [] } }, /no-new-privileges/],
+      [{ ...good, Config: { User: "0" } }, /root/],
+      [
+        { ...good, HostConfig: { ...h, PortBindings: { "8080/tcp": [{ HostIp: "0.0.0.0" }] } } },
+        /0\.0\.0\.0/,
+      ],
+      [
+        { ...good, HostConfig: { ...h, Binds: ["/run/user/2000/docker.sock:/var/run/docker.sock"] } },
+        /Docker socket/,
+      ],
+    ];
+    for (const [inspect, problem] of breaks) assert.match(postureProblems(inspect).join("; "), problem);
+    assert.deepEqual(postureProblems(null), ["the agent container does not exist"]);
+  });
+});

@@ -1,7 +1,7 @@
 // `moat host apply`: converge this machine (as root, on the VM) to the bundle rendered from moat.yaml.
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { applyHost } from "../host/apply.js";
+import { applyHost, DRIFT_STEPS } from "../host/apply.js";
 import { STEPS, type StepName, type StepReport } from "../host/types.js";
 import { loadSpecFile } from "../spec/load.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
@@ -79,4 +79,21 @@ export function registerHost(program: Command): void {
         if (!report.ok) process.exitCode = EXIT.failed;
       },
     );
+  host
+    .command("drift")
+    .description(`re-check and re-apply what drifted (${DRIFT_STEPS.join(", ")}); run by moat-drift.timer`)
+    .option(...configOption)
+    .action(async (opts: { config: string }) => {
+      const spec = loadSpecFile(opts.config);
+      if (process.getuid?.() !== 0) throw new CliFailure("host drift runs as root on the VM");
+      const report = await applyHost(spec, readFileSync(opts.config, "utf8"), { only: [...DRIFT_STEPS] });
+      // One line per step for the journal: what drifted and what was done about it.
+      for (const r of report.steps) {
+        const detail = r.error ?? (r.actions.join("; ") || "as applied");
+        process.stdout.write(
+          `moat drift: ${r.step} ${r.status === "changed" ? "drifted, re-applied" : r.status}: ${detail}\n`,
+        );
+      }
+      if (!report.ok) process.exitCode = EXIT.failed;
+    });
 }

@@ -31,6 +31,15 @@ export const STEP_DEFS: Record<StepName, AnyStep> = {
   drift: driftStep,
 };
 
+// What the drift timer re-checks: the firewall, the daemons and the container's posture (each
+// step's verify checks the live result, e.g. the gateway's listening sockets).
+export const DRIFT_STEPS = [
+  "firewall",
+  "rootless-docker",
+  "gateway",
+  "agent",
+] as const satisfies readonly StepName[];
+
 export interface ApplyOptions {
   check?: boolean;
   only?: StepName[];

@@ -186,6 +186,29 @@ describe("moat host apply on a booted Debian 13", { concurrency: false, timeout:
       assert.equal(after[s], "unchanged", s);
   });
 
+  it("moat host drift (the timer's command) puts back a dropped table and logs it", () => {
+    dropTable();
+    const r = lab.vm.exec([
+      "/usr/bin/node",
+      "/opt/moat/bin/moat.js",
+      "host",
+      "drift",
+      "-c",
+      "/etc/moat/moat.yaml",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /moat drift: firewall drifted, re-applied/);
+    assert.match(r.stdout, /moat drift: gateway unchanged/);
+    assert.equal(tableLoaded(), true);
+    assert.equal(probe(AGENT_UID, IMDS_V4, 80), "ECONNREFUSED");
+    // The installed unit runs the same command.
+    lab.vm.must(["systemctl", "start", "moat-drift.service"]);
+    assert.match(
+      lab.vm.must(["journalctl", "-u", "moat-drift.service", "-o", "cat", "--no-pager"]),
+      /moat drift: firewall unchanged/,
+    );
+  });
+
   it("the agent container runs hardened and the gateway as its own user", () => {
     const ps = lab.vm.must(["ps", "-o", "user:20,args", "-C", "node"]);
     assert.match(ps, /moat-gateway\s+\/usr\/bin\/node \/opt\/moat\/bin\/moat\.js gateway/);

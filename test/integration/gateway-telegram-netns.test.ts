@@ -78,6 +78,12 @@ test("the bot cannot write to a stranger; it can write to the owner", async () =
   assert.equal(refused.ok, false);
   assert.match(String(refused.error), /403.*not allowlisted/);
   assert.deepEqual(allowed, { name: `send:${OWNER}`, ok: true, value: OWNER });
+  // The fake Bot API logs from its own process: its line can trail the agent's answer.
+  // A stranger's send, had it been forwarded, would have been logged before the owner's.
+  await lab.upstreams.waitFor((l) => {
+    const tg = l.tg as { method?: string; params?: { chat_id?: number } } | undefined;
+    return tg?.method === "sendMessage" && tg.params?.chat_id === OWNER;
+  }, "the owner's sendMessage at the fake Bot API");
   const sends = lab.seen("tg").filter((c) => c.method === "sendMessage");
   assert.deepEqual(
     sends.map((c) => (c.params as { chat_id: number }).chat_id),

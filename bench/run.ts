@@ -106,13 +106,13 @@ async function main(): Promise<void> {
     spec,
     `version: 1\nname: bench\ntarget: { kind: lab }\negress: { allowCidrs: ["${ORIGIN}/32"], connectPorts: [443, 8443], httpPorts: [80] }\n`,
   );
-  // The compiled gateway, as installed on a VM (bin/moat.js prefers dist/ when it exists).
+  // The compiled gateway, as installed on a VM (which carries dist/, not the sources).
   sh("npx", ["tsc", "-p", join(ROOT, "tsconfig.build.json")]);
   const gateway = await start(
     "gateway",
     process.execPath,
     [
-      join(ROOT, "bin/moat.js"),
+      join(ROOT, "dist/cli/main.js"),
       "gateway",
       "-c",
       spec,

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Installed packages run the compiled CLI; a source checkout runs the TypeScript through tsx.
+// A source checkout runs the TypeScript through tsx, so a stale dist/ can never shadow it;
+// the published package ships dist/ only (see "files" in package.json) and runs that.
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const compiled = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
-if (existsSync(compiled)) {
-  await import(compiled);
-} else {
+const source = new URL("../src/cli/main.ts", import.meta.url);
+if (existsSync(fileURLToPath(source))) {
   await import("tsx/esm");
-  await import(new URL("../src/cli/main.ts", import.meta.url).href);
+  await import(source.href);
+} else {
+  await import(new URL("../dist/cli/main.js", import.meta.url).href);
 }

@@ -3,7 +3,6 @@
 // from what it then observes.
 import { readFileSync } from "node:fs";
 import { renderBundle } from "../render/index.js";
-import { renderRootlessDockerUnit } from "../render/rootless-docker.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { parseOsRelease } from "./distro.js";
 import { ActionFailed, execute } from "./execute.js";
@@ -50,8 +49,6 @@ export interface ApplyOptions {
 
 export function planContext(spec: MoatSpec, specText: string, importImage?: string): PlanContext {
   const bundle = renderBundle(spec);
-  // The rootless user unit, until the bundle registers its renderer.
-  if (!bundle.some((a) => a.path.startsWith("systemd-user/"))) bundle.push(...renderRootlessDockerUnit(spec));
   const arch = run(["dpkg", "--print-architecture"]).stdout.trim();
   return {
     spec,

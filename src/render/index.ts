@@ -5,6 +5,7 @@ import { renderCompose } from "./compose.js";
 import { renderFail2ban } from "./fail2ban.js";
 import { renderNftables } from "./nftables.js";
 import { renderOpenclawConfig } from "./openclaw.js";
+import { renderRootlessDockerUnit } from "./rootless-docker.js";
 import { renderSeccomp } from "./seccomp.js";
 import { renderSshd } from "./sshd.js";
 import { renderSystemdUnits } from "./systemd.js";
@@ -19,6 +20,7 @@ const RENDERERS: Renderer[] = [
   renderSshd,
   renderFail2ban,
   renderSystemdUnits,
+  renderRootlessDockerUnit,
 ];
 
 export function renderBundle(spec: MoatSpec): Artifact[] {

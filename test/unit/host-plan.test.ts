@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { nodeIsRecentEnough, packagesFor, parseOsRelease, UnsupportedHost } from "../../src/host/distro.js";
+import { accessGaps } from "../../src/host/steps/access.js";
 import { postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
 import { planGateway } from "../../src/host/steps/gateway.js";
@@ -9,7 +10,6 @@ import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
 import { planUsers, subidFile } from "../../src/host/steps/users.js";
 import type { Action, FileSeen, PlanContext } from "../../src/host/types.js";
 import { renderBundle } from "../../src/render/index.js";
-import { renderRootlessDockerUnit } from "../../src/render/rootless-docker.js";
 import { specFrom } from "../helpers.js";
 
 const SPEC_YAML = `
@@ -22,7 +22,7 @@ const DEBIAN_13 = parseOsRelease('ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=t
 
 function context(yaml = SPEC_YAML): PlanContext {
   const spec = specFrom(yaml);
-  const bundle = [...renderBundle(spec), ...renderRootlessDockerUnit(spec)];
+  const bundle = renderBundle(spec);
   return { spec, specText: yaml, artifacts: new Map(bundle.map((a) => [a.path, a])), distro: DEBIAN_13 };
 }
 const kinds = (actions: Action[]) =>
@@ -244,4 +244,11 @@ describe("host apply: agent posture", () => {
     for (const [inspect, problem] of breaks) assert.match(postureProblems(inspect).join("; "), problem);
     assert.deepEqual(postureProblems(null), ["the agent container does not exist"]);
   });
+});
+
+it("access fails, naming the field, when the spec asks for Tailscale (not built yet)", () => {
+  const withTailscale = specFrom();
+  assert.match(accessGaps(withTailscale).join("\n"), /^access\.tailscale: .*does not set up Tailscale yet/);
+  const without = { ...withTailscale, access: { ...withTailscale.access, tailscale: undefined } };
+  assert.deepEqual(accessGaps(without), []);
 });

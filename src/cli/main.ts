@@ -8,6 +8,7 @@ import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
 import { exitCodesHelp, runMain } from "./util.js";
 import { registerValidate } from "./validate.js";
+import { registerVerify } from "./verify.js";
 
 const program = new Command("moat")
   .description("Put an AI agent behind a tested perimeter on a cheap cloud VM, and prove it holds.")
@@ -22,5 +23,6 @@ registerRender(program);
 registerSchema(program);
 registerGateway(program);
 registerHost(program);
+registerVerify(program);
 
 await runMain(program);

@@ -1,0 +1,35 @@
+// Every check `moat verify` runs, in report order.
+import type { Check } from "../types.js";
+import * as container from "./container.js";
+import * as host from "./host.js";
+import * as net from "./network.js";
+import { noRealSecrets } from "./secrets.js";
+
+export const CHECKS: readonly Check[] = [
+  net.agentUidRefused,
+  net.subuidRefused,
+  net.containerRefused,
+  net.dnsRefused,
+  net.gatewayReachable,
+  net.gatewayRefusesSpellings,
+  net.telegramAllowlist,
+  container.notPrivileged,
+  container.readOnlyRoot,
+  container.noCapabilities,
+  container.noNewPrivileges,
+  container.seccompFilter,
+  container.tmpfsNoexec,
+  container.noHostMounts,
+  container.nonRootUser,
+  container.limits,
+  container.rootlessDaemon,
+  container.loopbackPorts,
+  noRealSecrets,
+  host.publicListeners,
+  host.sshdConfig,
+  host.fail2banJail,
+  host.firewallLoaded,
+  host.gatewayOwnUser,
+  host.unattendedUpgrades,
+  host.tailscaleUp,
+];

@@ -80,7 +80,7 @@ export async function runStep(ctx: PlanContext, def: AnyStep, check: boolean): P
   }
   for (const [i, action] of actions.entries()) {
     try {
-      execute(ctx.spec, action);
+      await execute(ctx.spec, action);
     } catch (err) {
       const message = err instanceof ActionFailed ? err.message : (err as Error).message;
       return report({ status: "failed", actions: lines.slice(0, i + 1), error: `${lines[i]}: ${message}` });

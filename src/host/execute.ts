@@ -18,7 +18,9 @@ import {
 import { dirname } from "node:path";
 import type { MoatSpec } from "../spec/schema.js";
 import { HOST_STATE_DIR } from "./files.js";
+import { keyringProblems } from "./openpgp.js";
 import { accounts, groups, run } from "./shell.js";
+import { sleep } from "./step.js";
 import { agentCommand } from "./steps/rootless-docker.js";
 import type { Action } from "./types.js";
 
@@ -87,8 +89,46 @@ function runAction(spec: MoatSpec, a: Extract<Action, { kind: "run" }>): void {
   }
 }
 
-export function execute(spec: MoatSpec, a: Action): void {
+// A signing key is trusted only when it is the pinned one: checked in memory before it is
+// written, and read back afterwards so what apt will read is what was checked.
+async function fetchKey(a: Extract<Action, { kind: "fetch-key" }>): Promise<void> {
+  if (!a.url.startsWith("https://")) throw new ActionFailed(`refusing to fetch a key over ${a.url}`);
+  let bytes: Buffer;
+  try {
+    const res = await fetch(a.url, { redirect: "error", signal: AbortSignal.timeout(30_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    bytes = Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    throw new ActionFailed(`cannot download ${a.url}: ${(err as Error).message}`);
+  }
+  const before = keyringProblems(bytes, a.fingerprint, a.url);
+  if (before.length) throw new ActionFailed(before.join("; "));
+  writeAtomically(a.file.path, bytes, a.file.mode, uidOf(a.file.owner), gidOf(a.file.group));
+  const after = keyringProblems(readFileSync(a.file.path), a.fingerprint, a.file.path);
+  if (after.length) {
+    rmSync(a.file.path, { force: true });
+    throw new ActionFailed(after.join("; "));
+  }
+}
+
+async function awaitOutput(a: Extract<Action, { kind: "await" }>): Promise<void> {
+  const deadline = Date.now() + a.timeoutMs;
+  const pattern = new RegExp(a.match);
+  for (;;) {
+    const r = run(a.argv, { timeoutMs: 10_000 });
+    if (r.code === 0 && pattern.test(r.stdout)) return;
+    if (Date.now() >= deadline)
+      throw new ActionFailed(`${a.why}: \`${a.argv.join(" ")}\` did not report it within ${a.timeoutMs} ms`);
+    await sleep(500);
+  }
+}
+
+export async function execute(spec: MoatSpec, a: Action): Promise<void> {
   switch (a.kind) {
+    case "fetch-key":
+      return fetchKey(a);
+    case "await":
+      return awaitOutput(a);
     case "write":
       writeAtomically(a.file.path, a.file.content, a.file.mode, uidOf(a.file.owner), gidOf(a.file.group));
       return;

@@ -64,6 +64,10 @@ export function describe(action: Action): string {
     case "install-tree":
     case "record":
       return action.why;
+    case "fetch-key":
+      return `${action.why}: ${action.url} → ${action.file.path} (fingerprint ${action.fingerprint})`;
+    case "await":
+      return `${action.why}: ${action.argv.join(" ")}`;
     case "run":
       return `${action.why}: ${action.argv.join(" ")}${action.asAgent ? " (as the agent user)" : ""}`;
     case "fail":

@@ -67,6 +67,17 @@ export type Action =
       keep?: string[];
       why: string;
     }
+  // Download a signing key over HTTPS and install it only if it is exactly the pinned key
+  // (checked before writing and again on the written file).
+  | {
+      kind: "fetch-key";
+      url: string;
+      file: Omit<FileWant, "content">;
+      fingerprint: string;
+      why: string;
+    }
+  // Wait until a command's stdout matches (a daemon reporting a state), or fail after timeoutMs.
+  | { kind: "await"; argv: string[]; match: string; timeoutMs: number; why: string }
   // Record a post-change fingerprint in host apply's private state directory.
   | { kind: "record"; name: string; command?: string[]; content?: string; why: string }
   // The plan found something it must not fix by itself.

@@ -50,11 +50,38 @@ export const telegramRouteUrl = (spec: MoatSpec) => `${gatewayOrigin(spec)}/tele
 export const llmPlaceholder = (p: LlmProvider) => `moat-placeholder-llm-${p.name}`;
 export const TELEGRAM_PLACEHOLDER_TOKEN = "1000000000:moat-placeholder-telegram-bot-token";
 
-// Every hostname the gateway lets the agent reach: the allowlist plus what llm and messengers imply.
+// The hosts a pull of `image` talks to. The registry is the reference's first component when
+// it looks like a host (has a dot or a port, or is localhost), else Docker Hub: the rule of
+// distribution/reference's splitDockerDomain (normalize.go). Blobs are served by redirect from
+// other hosts: Docker Hub's are listed in Docker's allowlist page (docs.docker.com, "Allowlist for
+// Docker Desktop": registry-1.docker.io for pull, auth.docker.io for tokens,
+// production.cloudflare.docker.com and, for anonymous pulls, the R2 bucket host); ghcr.io
+// redirects blob downloads to pkg-containers.githubusercontent.com (GitHub's Meta API, `packages`).
+export const DOCKER_HUB_HOSTS = [
+  "registry-1.docker.io",
+  "auth.docker.io",
+  "production.cloudflare.docker.com",
+  "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com",
+];
+export function registryHosts(image: string): string[] {
+  const slash = image.indexOf("/");
+  const first = slash < 0 ? "" : image.slice(0, slash);
+  const isHost = first.includes(".") || first.includes(":") || first === "localhost";
+  if (!isHost || ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(first.toLowerCase()))
+    return DOCKER_HUB_HOSTS;
+  // A port is not part of the hostname the gateway's allowlist matches.
+  const host = first.replace(/:\d+$/, "").toLowerCase();
+  if (host === "ghcr.io") return [host, "pkg-containers.githubusercontent.com"];
+  return [host];
+}
+
+// Every hostname the gateway lets the agent reach: the allowlist plus what llm and messengers
+// imply, plus the agent image's registry (the rootless daemon pulls through the gateway).
 export function allowedHosts(spec: MoatSpec): string[] {
   const hosts = new Set(spec.egress.allow);
   for (const p of spec.llm) hosts.add(new URL(upstreamBaseUrl(p)).hostname.toLowerCase());
   if (spec.messengers.telegram) hosts.add(new URL(TELEGRAM_API).hostname);
+  for (const h of registryHosts(spec.agent.image)) hosts.add(h);
   return [...hosts].sort();
 }
 

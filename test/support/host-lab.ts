@@ -3,6 +3,8 @@
 // InstanceServices ACCEPT chain installed in the VM's namespace before Moat's table. Nothing
 // links to this machine's own namespace.
 import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
 import { startListener } from "./tcp-probe.js";
@@ -156,4 +158,60 @@ export class HostLab {
       this.net.cleanup();
     }
   }
+}
+
+// A fake `tailscale` package, for the test VM only: Tailscale's repository is unreachable here
+// and a real node needs a tailnet (like the fake `tofu` of the deploy tests, this stands in for
+// the one part that needs the outside world). Installed with dpkg so host apply sees the package
+// as installed; its CLI records each argv (never reading more of the auth key than to check it
+// was given a readable, non-empty file) and answers `status --json` and `serve status --json`
+// from its state directory. `touch /var/lib/fake-tailscale/refuse-up` makes `up` fail.
+export const FAKE_TAILSCALE_STATE = "/var/lib/fake-tailscale";
+const FAKE_TAILSCALE_CLI = `#!/bin/bash
+# Fake tailscale CLI for Moat's host-apply test VM (not Tailscale).
+state=${FAKE_TAILSCALE_STATE}
+mkdir -p "$state"
+echo "$*" >> "$state/argv.log"
+case "$1 $2" in
+  "status --json")
+    if [ -e "$state/running" ]; then printf '{\\n  "Version": "fake",\\n  "BackendState": "Running"\\n}\\n'
+    else printf '{\\n  "Version": "fake",\\n  "BackendState": "NeedsLogin"\\n}\\n'; fi ;;
+  "serve status")
+    if [ -e "$state/serve.json" ]; then cat "$state/serve.json"; else echo '{}'; fi ;;
+  "serve reset") rm -f "$state/serve.json" ;;
+  "serve --bg")
+    [ -e "$state/running" ] || { echo "not running" >&2; exit 1; }
+    target="\${@: -1}"
+    printf '{"TCP":{"443":{"HTTPS":true}},"Web":{"%s.fake.ts.net:443":{"Handlers":{"/":{"Proxy":"%s"}}}}}\\n' "$(cat "$state/hostname")" "$target" > "$state/serve.json" ;;
+  up*)
+    [ -e "$state/refuse-up" ] && { echo "backend error: invalid key" >&2; exit 1; }
+    for a in "$@"; do
+      case "$a" in
+        --auth-key=file:*) keyfile="\${a#--auth-key=file:}" ;;
+        --hostname=*) echo "\${a#--hostname=}" > "$state/hostname" ;;
+      esac
+    done
+    [ -n "$keyfile" ] && [ -s "$keyfile" ] || { echo "no auth key file" >&2; exit 1; }
+    touch "$state/running" ;;
+esac
+exit 0
+`;
+
+export function buildFakeTailscaleDeb(dir: string): string {
+  const root = join(dir, "fake-tailscale");
+  mkdirSync(join(root, "DEBIAN"), { recursive: true });
+  mkdirSync(join(root, "usr/bin"), { recursive: true });
+  mkdirSync(join(root, "usr/lib/systemd/system"), { recursive: true });
+  writeFileSync(
+    join(root, "DEBIAN/control"),
+    "Package: tailscale\nVersion: 0.0.0-moat-test-fake\nArchitecture: all\nMaintainer: Moat tests <tests@moat.invalid>\nDescription: fake tailscale CLI for Moat's host-apply test VM\n",
+  );
+  writeFileSync(join(root, "usr/bin/tailscale"), FAKE_TAILSCALE_CLI, { mode: 0o755 });
+  writeFileSync(
+    join(root, "usr/lib/systemd/system/tailscaled.service"),
+    "[Unit]\nDescription=fake tailscaled (Moat test VM)\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n",
+  );
+  const deb = join(dir, "tailscale-fake.deb");
+  execFileSync("dpkg-deb", ["--root-owner-group", "--build", root, deb], { stdio: "pipe" });
+  return deb;
 }

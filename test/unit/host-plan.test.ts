@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { nodeIsRecentEnough, packagesFor, parseOsRelease, UnsupportedHost } from "../../src/host/distro.js";
-import { accessGaps } from "../../src/host/steps/access.js";
 import { postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
 import { planGateway } from "../../src/host/steps/gateway.js";
@@ -244,11 +243,4 @@ describe("host apply: agent posture", () => {
     for (const [inspect, problem] of breaks) assert.match(postureProblems(inspect).join("; "), problem);
     assert.deepEqual(postureProblems(null), ["the agent container does not exist"]);
   });
-});
-
-it("access fails, naming the field, when the spec asks for Tailscale (not built yet)", () => {
-  const withTailscale = specFrom();
-  assert.match(accessGaps(withTailscale).join("\n"), /^access\.tailscale: .*does not set up Tailscale yet/);
-  const without = { ...withTailscale, access: { ...withTailscale.access, tailscale: undefined } };
-  assert.deepEqual(accessGaps(without), []);
 });

@@ -1,12 +1,20 @@
 // Step 7: how people reach the VM. The sshd drop-in is installed only after `sshd -t` accepts the
 // whole configuration with it, so a bad drop-in can never lock the current session out; then
-// sshd reloads (existing sessions survive a reload). The fail2ban jail follows.
+// sshd reloads (existing sessions survive a reload). The fail2ban jail follows, then Tailscale
+// (tailscale.ts), which closes public SSH last, once the tailnet is up.
 import { FAIL2BAN_JAIL_PATH } from "../../render/fail2ban.js";
 import { SSHD_DROPIN_PATH } from "../../render/sshd.js";
 import { artifactFile, planFiles } from "../files.js";
 import { observeFiles, unitState } from "../shell.js";
 import type { Step } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
+import {
+  liveTailscale,
+  observeTailscale,
+  planTailscale,
+  type TailscaleSeen,
+  tailscaleProblems,
+} from "./tailscale.js";
 
 export const SSHD_DROPIN = "/etc/ssh/sshd_config.d/50-moat.conf";
 export const FAIL2BAN_JAIL = "/etc/fail2ban/jail.d/moat-sshd.local";
@@ -17,6 +25,7 @@ export interface AccessSeen {
   files: ReadonlyMap<string, FileSeen>;
   sshd: { enabled: string; active: string };
   fail2ban: { enabled: string; active: string };
+  tailscale: TailscaleSeen;
 }
 
 export function accessFiles(ctx: PlanContext): FileWant[] {
@@ -79,27 +88,19 @@ export function planAccess(ctx: PlanContext, seen: AccessSeen): Action[] {
         why: "reload fail2ban with the jail",
       });
   }
+  actions.push(...planTailscale(ctx, seen.tailscale));
   return actions;
 }
 
 export const accessStep: Step<AccessSeen> = {
   name: "access",
-  title: "sshd and fail2ban",
+  title: "sshd, fail2ban and Tailscale",
   observe: (ctx) => ({
     files: observeFiles(accessFiles(ctx).map((f) => f.path)),
     sshd: unitState("ssh.service"),
     fail2ban: unitState("fail2ban.service"),
+    tailscale: observeTailscale(ctx),
   }),
   plan: planAccess,
-  verify: async (ctx) => accessGaps(ctx.spec),
+  verify: async (ctx) => tailscaleProblems(ctx.spec, liveTailscale()),
 };
-
-// Tailscale is not built into host apply yet. Saying so as a failed step, rather than passing
-// over it, keeps a spec that asks for Tailscale from looking converged while public SSH stays open.
-export function accessGaps(spec: PlanContext["spec"]): string[] {
-  return spec.access.tailscale
-    ? [
-        "access.tailscale: moat host apply does not set up Tailscale yet; install it from Tailscale's signed apt repository and run `tailscale up --auth-key file:<path>` by hand, or remove access.tailscale",
-      ]
-    : [];
-}

@@ -37,12 +37,16 @@ export function gatewayDirs(ctx: PlanContext): [string, number, string, string][
   ];
 }
 
+// The gateway's secrets: every secret but Tailscale's auth key, which only the access step reads
+// (into its own root-only file), so the gateway user can never read it.
+export const gatewaySecretFields = (ctx: PlanContext) =>
+  secretFields(ctx.spec).filter((f) => f.field !== "access.tailscale.authKey");
 const envRefs = (ctx: PlanContext) =>
-  secretFields(ctx.spec).filter(
+  gatewaySecretFields(ctx).filter(
     (f): f is { field: string; ref: Extract<SecretRef, { env: string }> } => "env" in f.ref,
   );
 const fileRefs = (ctx: PlanContext) =>
-  secretFields(ctx.spec).filter(
+  gatewaySecretFields(ctx).filter(
     (f): f is { field: string; ref: Extract<SecretRef, { file: string }> } => "file" in f.ref,
   );
 

@@ -1,0 +1,51 @@
+// The gateway's allowlist includes the agent image's registry, so the rootless daemon (whose
+// proxy is the gateway) can pull it.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { allowedHosts, DOCKER_HUB_HOSTS, registryHosts } from "../../src/spec/derive.js";
+import { specFrom } from "../helpers.js";
+
+const withImage = (image: string) =>
+  specFrom(`
+version: 1
+name: reg
+target: { kind: lab }
+agent: { profile: custom, image: "${image}", writablePaths: [/tmp] }
+egress: { allow: [example.com] }
+`);
+
+describe("registry hosts of the agent image", () => {
+  it("ghcr.io images add ghcr.io and its blob host", () => {
+    assert.deepEqual(registryHosts("ghcr.io/openclaw/openclaw:2026.9.6"), [
+      "ghcr.io",
+      "pkg-containers.githubusercontent.com",
+    ]);
+  });
+
+  it("Docker Hub images, short or spelled out, add the Hub's registry, auth and blob hosts", () => {
+    for (const image of ["busybox:1.36", "moat-test/busybox:1.36", "docker.io/library/nginx:1.27"])
+      assert.deepEqual(registryHosts(image), DOCKER_HUB_HOSTS, image);
+    assert.ok(DOCKER_HUB_HOSTS.includes("registry-1.docker.io"));
+    assert.ok(DOCKER_HUB_HOSTS.includes("auth.docker.io"));
+    assert.ok(DOCKER_HUB_HOSTS.includes("production.cloudflare.docker.com"));
+  });
+
+  it("another registry adds its host only, without a port; a first path part without a dot is not a host", () => {
+    assert.deepEqual(registryHosts("quay.io/org/img:1"), ["quay.io"]);
+    assert.deepEqual(registryHosts(`Registry.Example.com:5000/img@sha256:${"a".repeat(64)}`), [
+      "registry.example.com",
+    ]);
+    assert.deepEqual(registryHosts("localhost:5000/img:1"), ["localhost"]);
+    assert.deepEqual(registryHosts("someorg/img:1"), DOCKER_HUB_HOSTS);
+  });
+
+  it("allowedHosts includes them next to egress.allow, and nothing of other registries", () => {
+    const ghcr = allowedHosts(withImage("ghcr.io/acme/agent:1.0"));
+    assert.ok(ghcr.includes("ghcr.io") && ghcr.includes("pkg-containers.githubusercontent.com"));
+    assert.ok(ghcr.includes("example.com"));
+    assert.ok(!ghcr.includes("registry-1.docker.io"), "a ghcr image does not open Docker Hub");
+    const hub = allowedHosts(withImage("acme/agent:1.0"));
+    for (const h of DOCKER_HUB_HOSTS) assert.ok(hub.includes(h), h);
+    assert.ok(!hub.includes("ghcr.io"), "a Hub image does not open ghcr.io");
+  });
+});

@@ -95,11 +95,15 @@ async function fetchKey(a: Extract<Action, { kind: "fetch-key" }>): Promise<void
   if (!a.url.startsWith("https://")) throw new ActionFailed(`refusing to fetch a key over ${a.url}`);
   let bytes: Buffer;
   try {
-    const res = await fetch(a.url, { redirect: "error", signal: AbortSignal.timeout(30_000) });
+    // Redirects are followed: trust comes from the fingerprint below, not from where bytes came from.
+    const res = await fetch(a.url, { signal: AbortSignal.timeout(30_000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     bytes = Buffer.from(await res.arrayBuffer());
   } catch (err) {
-    throw new ActionFailed(`cannot download ${a.url}: ${(err as Error).message}`);
+    const cause = (err as Error).cause as Error | undefined;
+    throw new ActionFailed(
+      `cannot download ${a.url}: ${(err as Error).message}${cause?.message ? ` (${cause.message})` : ""}`,
+    );
   }
   const before = keyringProblems(bytes, a.fingerprint, a.url);
   if (before.length) throw new ActionFailed(before.join("; "));

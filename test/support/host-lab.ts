@@ -117,8 +117,13 @@ export class HostLab {
     await this.vm.boot();
   }
 
-  // `moat host apply` inside the VM as root, with the JSON report parsed.
-  apply(args: string[] = []): {
+  // `moat host apply` inside the VM as root, with the JSON report parsed. `env` carries `{ env }`
+  // secrets of the spec (passed by nsenter's `env -i`, which execs apply: they end up in apply's
+  // environment, not in its argv).
+  apply(
+    args: string[] = [],
+    env: Record<string, string> = {},
+  ): {
     code: number;
     report: {
       ok: boolean;
@@ -140,7 +145,7 @@ export class HostLab {
         VM_IMAGE_TAR,
         ...args,
       ],
-      { timeoutMs: 300_000 },
+      { timeoutMs: 300_000, env },
     );
     let report: ReturnType<HostLab["apply"]>["report"];
     try {
@@ -214,4 +219,36 @@ export function buildFakeTailscaleDeb(dir: string): string {
   const deb = join(dir, "tailscale-fake.deb");
   execFileSync("dpkg-deb", ["--root-owner-group", "--build", root, deb], { stdio: "pipe" });
   return deb;
+}
+
+// A stand-in for the OpenClaw image, for the test VM (the real one is not reachable here): the
+// busybox rootfs plus this machine's Node and the libraries it links, and a script answering
+// OpenClaw's health check on its port. `docker import`ed by host apply like the busybox image.
+export const STANDIN_SCRIPT = "/standin.js";
+export function openclawStandinTar(dir: string, port: number): string {
+  const tar = join(dir, "openclaw-standin.tar");
+  execFileSync("cp", [busyboxRootfsTar(), tar]);
+  const node = execFileSync("realpath", [process.execPath], { encoding: "utf8" }).trim();
+  const libs = execFileSync("ldd", [node], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.match(/(\/\S+) \(0x/)?.[1])
+    .filter((p): p is string => !!p)
+    .map((p) => p.slice(1));
+  const script = join(dir, "standin.js");
+  writeFileSync(
+    script,
+    `require("node:http").createServer((q, s) => s.end("ok")).listen(${port}, "0.0.0.0");\n`,
+  );
+  execFileSync("tar", ["-rhf", tar, "-C", "/", ...libs]);
+  execFileSync("tar", [
+    "-rf",
+    tar,
+    "-C",
+    "/",
+    "--transform",
+    `s|^${node.slice(1)}$|usr/local/bin/node|`,
+    node.slice(1),
+  ]);
+  execFileSync("tar", ["-rf", tar, "-C", dir, "standin.js"]);
+  return tar;
 }

@@ -7,6 +7,7 @@ import { renderNftables } from "./nftables.js";
 import { renderOpenclawConfig } from "./openclaw.js";
 import { renderRootlessDockerUnit } from "./rootless-docker.js";
 import { renderSeccomp } from "./seccomp.js";
+import { renderSshLockdown } from "./ssh-lockdown.js";
 import { renderSshd } from "./sshd.js";
 import { renderSystemdUnits } from "./systemd.js";
 
@@ -18,6 +19,7 @@ const RENDERERS: Renderer[] = [
   renderSeccomp,
   renderOpenclawConfig,
   renderSshd,
+  renderSshLockdown,
   renderFail2ban,
   renderSystemdUnits,
   renderRootlessDockerUnit,

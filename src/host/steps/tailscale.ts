@@ -6,7 +6,6 @@
 import { readFileSync } from "node:fs";
 import { onVm, SECRETS_DIR } from "../../render/paths.js";
 import {
-  renderSshLockdown,
   SSH_LOCKDOWN_PATH,
   SSH_LOCKDOWN_TABLE,
   SSH_LOCKDOWN_UNIT,
@@ -104,11 +103,8 @@ const servesAnything = (serve: ServeConfig | null) =>
   Object.keys(serve?.TCP ?? {}).length > 0 || Object.keys(serve?.Web ?? {}).length > 0;
 
 export function lockdownFiles(ctx: PlanContext): FileWant[] {
-  // From the bundle once the renderer is registered there; rendered here until then.
-  const rendered = new Map(renderSshLockdown(ctx.spec).map((a) => [a.path, a]));
-  const pick = (p: string) => ctx.artifacts.get(p) ?? rendered.get(p);
-  const nft = pick(SSH_LOCKDOWN_PATH);
-  const unit = pick(SSH_LOCKDOWN_UNIT_PATH);
+  const nft = ctx.artifacts.get(SSH_LOCKDOWN_PATH);
+  const unit = ctx.artifacts.get(SSH_LOCKDOWN_UNIT_PATH);
   if (!nft || !unit) return [];
   const file = (path: string, content: string): FileWant => ({
     path,

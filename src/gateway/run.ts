@@ -148,10 +148,6 @@ export async function startGateway(
 export async function runGateway(opts: GatewayRunOptions, seams: GatewaySeams = {}): Promise<void> {
   const running = await startGateway(opts, seams);
   const { listen, metricsListen, spec } = running;
-  log(
-    `listening on ${listen.host}:${listen.port} (mode ${spec.egress.mode}), ` +
-      `metrics ${metricsListen ? `${metricsListen.host}:${metricsListen.port}` : "off"}, audit ${opts.auditLog}`,
-  );
   await new Promise<void>((resolve) => {
     const onHup = () => {
       try {
@@ -171,5 +167,10 @@ export async function runGateway(opts: GatewayRunOptions, seams: GatewaySeams = 
     process.on("SIGHUP", onHup);
     process.once("SIGTERM", () => onStop("SIGTERM"));
     process.once("SIGINT", () => onStop("SIGINT"));
+    // Announced only once the handlers are in: a supervisor may signal the moment it reads this.
+    log(
+      `listening on ${listen.host}:${listen.port} (mode ${spec.egress.mode}), ` +
+        `metrics ${metricsListen ? `${metricsListen.host}:${metricsListen.port}` : "off"}, audit ${opts.auditLog}`,
+    );
   });
 }

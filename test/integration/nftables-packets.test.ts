@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { renderNftables } from "../../src/render/nftables.js";
 import { specFrom } from "../helpers.js";
 import { inNs, TestNet } from "../support/netns.js";
+import { IMDS_V4, IMDS_V6, installInstanceServices } from "../support/oci-firewall.js";
 import { holdConnection, probe, startListener } from "../support/tcp-probe.js";
 
 const AGENT_UID = 45123;
@@ -23,8 +24,6 @@ target: { kind: lab }
 host: { agentUid: ${AGENT_UID}, gatewayUid: ${OTHER_UID}, subidStart: ${SUBID_START}, subidCount: ${SUBID_COUNT} }
 `);
 const GATEWAY = { host: spec.gateway.address, port: spec.gateway.port };
-const IMDS_V4 = "169.254.169.254";
-const IMDS_V6 = "fd00:c1::a9fe:a9fe";
 const OTHER_V4 = "192.0.2.1";
 const OTHER_V6 = "2001:db8::1";
 
@@ -99,45 +98,7 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
     // INPUT's state match also turns conntrack on, as on the real image, so connections that
     // predate Moat's table are tracked as established.
     inNs(vm, "iptables", ["-A", "INPUT", "-m", "state", "--state", "RELATED,ESTABLISHED", "-j", "ACCEPT"]);
-    inNs(vm, "iptables", ["-N", "InstanceServices"]);
-    inNs(vm, "iptables", ["-A", "OUTPUT", "-d", "169.254.0.0/16", "-j", "InstanceServices"]);
-    inNs(vm, "iptables", [
-      "-A",
-      "InstanceServices",
-      "-d",
-      `${IMDS_V4}/32`,
-      "-p",
-      "tcp",
-      "--dport",
-      "80",
-      "-j",
-      "ACCEPT",
-    ]);
-    inNs(vm, "iptables", [
-      "-A",
-      "InstanceServices",
-      "-d",
-      "169.254.0.0/16",
-      "-p",
-      "tcp",
-      "-j",
-      "REJECT",
-      "--reject-with",
-      "tcp-reset",
-    ]);
-    // An IPv6 accept of the same kind, so the v6 check also runs against an accept elsewhere.
-    inNs(vm, "ip6tables", [
-      "-A",
-      "OUTPUT",
-      "-d",
-      `${IMDS_V6}/128`,
-      "-p",
-      "tcp",
-      "--dport",
-      "80",
-      "-j",
-      "ACCEPT",
-    ]);
+    installInstanceServices(vm);
 
     await startListener(net, cloud, [
       `${IMDS_V4}:80`,

@@ -7,11 +7,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
+import { IMDS_V4, IMDS_V6, installInstanceServices } from "./oci-firewall.js";
 import { startListener } from "./tcp-probe.js";
 import { ensureBaseRootfs, removeStaleCopies, TestVm } from "./vm.js";
 
-export const IMDS_V4 = "169.254.169.254";
-export const IMDS_V6 = "fd00:c1::a9fe:a9fe";
+export { IMDS_V4, IMDS_V6 } from "./oci-firewall.js";
 export const OTHER_V4 = "192.0.2.1";
 export const OTHER_V6 = "2001:db8::1";
 export const OTHER_PORT = 8080;
@@ -43,38 +43,6 @@ function addressHolder(ns: string, name: string, addresses: string[]): void {
     inNs(ns, "ip", ["addr", "add", a, "dev", name, ...(a.includes(":") ? ["nodad"] : [])]);
   inNs(ns, "ip", ["link", "set", name, "up"]);
   inNs(ns, "ip", ["link", "set", `${name}p`, "up"]);
-}
-
-// OCI's shipped rules (cloud-facts §1.1) through iptables-nft, before Moat's table exists.
-function installInstanceServices(ns: string): void {
-  const ipt = (...args: string[]) => inNs(ns, "iptables", args);
-  ipt("-N", "InstanceServices");
-  ipt("-A", "OUTPUT", "-d", "169.254.0.0/16", "-j", "InstanceServices");
-  ipt("-A", "InstanceServices", "-d", `${IMDS_V4}/32`, "-p", "tcp", "--dport", "80", "-j", "ACCEPT");
-  ipt(
-    "-A",
-    "InstanceServices",
-    "-d",
-    "169.254.0.0/16",
-    "-p",
-    "tcp",
-    "-j",
-    "REJECT",
-    "--reject-with",
-    "tcp-reset",
-  );
-  inNs(ns, "ip6tables", [
-    "-A",
-    "OUTPUT",
-    "-d",
-    `${IMDS_V6}/128`,
-    "-p",
-    "tcp",
-    "--dport",
-    "80",
-    "-j",
-    "ACCEPT",
-  ]);
 }
 
 export class HostLab {

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  AS_AGENT,
   buildFakeTailscaleDeb,
   FAKE_TAILSCALE_STATE,
   HostLab,
@@ -184,19 +185,7 @@ describe("moat host apply: Tailscale and the SSH lockdown", { concurrency: false
     assert.equal(lab.vm.must(["stat", "-c", "%a %U %G", COMPOSE_ENV]).trim(), "600 root root");
     const token = lab.vm.must(["cat", COMPOSE_ENV]).match(/^OPENCLAW_GATEWAY_TOKEN=([0-9a-f]{64})\n$/)?.[1];
     assert.ok(token, "a generated token");
-    const inspect = lab.vm.must([
-      "setpriv",
-      "--reuid=2000",
-      "--regid=2000",
-      "--init-groups",
-      "env",
-      "XDG_RUNTIME_DIR=/run/user/2000",
-      "DOCKER_HOST=unix:///run/user/2000/docker.sock",
-      "HOME=/home/moat-agent",
-      "docker",
-      "inspect",
-      CONTAINER,
-    ]);
+    const inspect = lab.vm.must([...AS_AGENT, "docker", "inspect", CONTAINER]);
     const env: string[] = JSON.parse(inspect)[0].Config.Env;
     assert.ok(env.includes(`OPENCLAW_GATEWAY_TOKEN=${token}`), "Compose filled in the token");
     assert.ok(env.includes("ANTHROPIC_API_KEY=moat-placeholder-llm-main"), "the agent holds a placeholder");

@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { HostLab, IMDS_V4, IMDS_V6, labSpec, OTHER_PORT, OTHER_V4, OTHER_V6 } from "../support/host-lab.js";
+import {
+  AS_AGENT,
+  HostLab,
+  IMDS_V4,
+  IMDS_V6,
+  labSpec,
+  OTHER_PORT,
+  OTHER_V4,
+  OTHER_V6,
+} from "../support/host-lab.js";
 import { GREETING } from "../support/tcp-probe.js";
 
 const AGENT_UID = 2000;
@@ -51,22 +60,7 @@ describe("moat host apply on a booted Debian 13", { concurrency: false, timeout:
   const tableLoaded = () => lab.vm.exec(["nft", "list", "table", "inet", "moat"]).code === 0;
   // A shell in the agent's container, through the agent user's rootless Docker.
   const inContainer = (script: string) =>
-    lab.vm.exec([
-      "setpriv",
-      "--reuid=2000",
-      "--regid=2000",
-      "--init-groups",
-      "env",
-      "XDG_RUNTIME_DIR=/run/user/2000",
-      "DOCKER_HOST=unix:///run/user/2000/docker.sock",
-      "HOME=/home/moat-agent",
-      "docker",
-      "exec",
-      CONTAINER,
-      "sh",
-      "-c",
-      script,
-    ]).stdout;
+    lab.vm.exec([...AS_AGENT, "docker", "exec", CONTAINER, "sh", "-c", script]).stdout;
   const containerReaches = (host: string, port: number) =>
     inContainer(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port} 2>&1 | head -c 200`);
 

@@ -4,21 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { VM_NODE, VM_PACKAGE, VM_SPEC } from "../support/host-lab.js";
+import { AS_AGENT, VM_NODE, VM_PACKAGE, VM_SPEC } from "../support/host-lab.js";
 import { REAL_TELEGRAM_TOKEN, VerifyLab } from "../support/verify-lab.js";
 
 const COMPOSE = "/etc/moat/compose/compose.yaml";
 const BROKEN = "/tmp/moat-broken-compose.yaml";
-const AS_AGENT = [
-  "setpriv",
-  "--reuid=2000",
-  "--regid=2000",
-  "--init-groups",
-  "env",
-  "XDG_RUNTIME_DIR=/run/user/2000",
-  "DOCKER_HOST=unix:///run/user/2000/docker.sock",
-  "HOME=/home/moat-agent",
-];
 
 interface Report {
   checks: { id: string; status: string; detail: string; fix: string }[];

@@ -45,6 +45,18 @@ function addressHolder(ns: string, name: string, addresses: string[]): void {
   inNs(ns, "ip", ["link", "set", `${name}p`, "up"]);
 }
 
+// A command prefix for the VM: run as the test spec's agent user (uid 2000) against its rootless Docker.
+export const AS_AGENT = [
+  "setpriv",
+  "--reuid=2000",
+  "--regid=2000",
+  "--init-groups",
+  "env",
+  "XDG_RUNTIME_DIR=/run/user/2000",
+  "DOCKER_HOST=unix:///run/user/2000/docker.sock",
+  "HOME=/home/moat-agent",
+];
+
 export class HostLab {
   readonly net: TestNet;
   readonly vm: TestVm;

@@ -13,5 +13,7 @@ moat render -c try/moat.yaml --out try/bundle --json
 ns="moat-try-$$"
 ip netns add "$ns"
 trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
-ip netns exec "$ns" nft -c -f try/bundle/nftables/moat.nft
-echo "✓ nftables rules pass nft -c (checked in a throwaway namespace)"
+for rules in try/bundle/nftables/*.nft; do
+  ip netns exec "$ns" nft -c -f "$rules"
+  echo "✓ $rules passes nft -c (checked in a throwaway namespace)"
+done

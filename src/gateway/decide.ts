@@ -53,7 +53,7 @@ const deny = (code: DenyCode, reason: string, addr?: string): Deny =>
 // be opened by allowCidrs, whatever the CIDR list says.
 export function refuseAddress(
   address: string,
-  policy: Policy,
+  policy: Pick<Policy, "allowCidrs">,
   classifier: Classifier = classify,
 ): { cls: Exclude<AddressClass, "public">; note: string; address: string } | undefined {
   const c = classifier(address);

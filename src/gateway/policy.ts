@@ -32,7 +32,7 @@ export function policyFromSpec(spec: MoatSpec): Policy {
 }
 
 // The CIDR from allowCidrs that contains `address` (canonical literal), if any.
-export function matchingCidr(policy: Policy, address: string): CompiledCidr | undefined {
+export function matchingCidr(policy: Pick<Policy, "allowCidrs">, address: string): CompiledCidr | undefined {
   if (policy.allowCidrs.length === 0) return undefined;
   const ip = ipaddr.parse(address);
   return policy.allowCidrs.find((c) => c.range[0].kind() === ip.kind() && ip.match(c.range));

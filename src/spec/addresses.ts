@@ -160,13 +160,6 @@ export function isRefusedName(host: string): boolean {
   return REFUSED_NAMES.includes(name) || REFUSED_NAME_SUFFIXES.some((s) => name.endsWith(s));
 }
 
-export function cidrContains(cidr: string, address: string): boolean {
-  const ip = parseAddress(address);
-  if (!ip) return false;
-  const range = ipaddr.parseCIDR(cidr);
-  return range[0].kind() === ip.kind() && ip.match(range);
-}
-
 // Would opening `cidr` expose anything that must stay closed in every mode?
 export function cidrTouchesUnopenable(cidr: string): AddressRow | undefined {
   const [net, bits] = ipaddr.parseCIDR(cidr);

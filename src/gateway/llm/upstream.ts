@@ -4,7 +4,9 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
-import { cidrContains, classify, isRefusedName } from "../../spec/addresses.js";
+import { isRefusedName } from "../../spec/addresses.js";
+import { refuseAddress } from "../decide.js";
+import { compileCidrs } from "../policy.js";
 import type { NameResolver } from "../resolve.js";
 
 type Resolve = (host: string, cb: (err: Error | null, addresses: LookupAddress[]) => void) => void;
@@ -31,18 +33,13 @@ export class UpstreamRefused extends Error {
   readonly code = "EMOATREFUSED";
 }
 
-// The same rule as the egress path: every answer public, or inside an owner-opened range that
-// may be opened at all (a local model server); any other answer refuses the whole name.
-export function addressAllowed(address: string, allowCidrs: readonly string[]): boolean {
-  const c = classify(address);
-  if (c.class === "public") return true;
-  return !!c.row?.openable && allowCidrs.some((cidr) => cidrContains(cidr, c.address));
-}
-
 export function guardedLookup(
   allowCidrs: readonly string[],
   resolve: Resolve = systemResolve,
 ): LookupFunction {
+  // The egress path's own rule: every answer public, or inside an owner-opened range that may be
+  // opened at all (a local model server); any other answer refuses the whole name.
+  const opened = { allowCidrs: compileCidrs(allowCidrs) };
   return (hostname, options, callback) => {
     if (isRefusedName(hostname)) {
       callback(new UpstreamRefused(`moat: ${hostname} is a local name`), "", 0);
@@ -50,7 +47,7 @@ export function guardedLookup(
     }
     resolve(hostname, (err, addresses) => {
       if (err) return callback(err, "", 0);
-      const refused = addresses.find((a) => !addressAllowed(a.address, allowCidrs));
+      const refused = addresses.find((a) => refuseAddress(a.address, opened));
       if (refused) {
         return callback(new UpstreamRefused(`moat: ${hostname} resolves to ${refused.address}`), "", 0);
       }

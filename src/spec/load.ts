@@ -2,7 +2,7 @@
 // YAML errors with line and column, every failing path with one plain sentence.
 import { readFileSync } from "node:fs";
 import { isMap, LineCounter, parseDocument } from "yaml";
-import { type core, ZodObject, type ZodType, type z } from "zod";
+import { type core, ZodObject, type ZodType } from "zod";
 import { type MoatSpec, moatSpec } from "./schema.js";
 
 export interface SpecError {
@@ -249,5 +249,3 @@ function dedupe(errors: SpecError[]): SpecError[] {
     return true;
   });
 }
-
-export type { z };

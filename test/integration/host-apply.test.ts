@@ -4,7 +4,6 @@
 // the agent's rootless Docker reaching the gateway and nothing else. Each security claim is
 // paired with a negative control that breaks it and shows the probe notices.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import {
   AS_AGENT,
@@ -16,7 +15,7 @@ import {
   OTHER_V4,
   OTHER_V6,
 } from "../support/host-lab.js";
-import { GREETING } from "../support/tcp-probe.js";
+import { GREETING, probeWith } from "../support/tcp-probe.js";
 
 const AGENT_UID = 2000;
 const SUBUID = 1000005;
@@ -37,25 +36,7 @@ s.on("error", (e) => done(e.code || e.message));
 
 describe("moat host apply on a booted Debian 13", { concurrency: false, timeout: 360_000 }, () => {
   const lab = new HostLab("apply");
-  const probe = (uid: number, host: string, port: number) =>
-    execFileSync(
-      "ip",
-      [
-        "netns",
-        "exec",
-        lab.vmNs,
-        "setpriv",
-        `--reuid=${uid}`,
-        `--regid=${uid}`,
-        "--clear-groups",
-        process.execPath,
-        "-e",
-        CLIENT,
-        host,
-        String(port),
-      ],
-      { encoding: "utf8", cwd: "/", timeout: 10_000 },
-    ).trim();
+  const probe = (uid: number, host: string, port: number) => probeWith(CLIENT, lab.vmNs, uid, host, port);
   const dropTable = () => lab.vm.must(["nft", "delete", "table", "inet", "moat"]);
   const tableLoaded = () => lab.vm.exec(["nft", "list", "table", "inet", "moat"]).code === 0;
   // A shell in the agent's container, through the agent user's rootless Docker.

@@ -52,27 +52,21 @@ s.on("data", (d) => done(d.toString().startsWith(${JSON.stringify(GREETING)}) ? 
 s.on("error", (e) => done(e.code || e.message));
 `;
 
-// "open" when the listener greeted us; otherwise the error code (ECONNREFUSED, EPERM, …) or "timeout".
-export function probe(ns: string, uid: number, host: string, port: number): string {
+// setpriv flags to run as uid with no supplementary groups: what the kernel's skuid match sees.
+const asUid = (uid: number) => [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
+
+// Runs a client script (given host and port as arguments) as uid inside ns; returns what it printed.
+export function probeWith(client: string, ns: string, uid: number, host: string, port: number): string {
   return execFileSync(
     "ip",
-    [
-      "netns",
-      "exec",
-      ns,
-      "setpriv",
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      "--clear-groups",
-      process.execPath,
-      "-e",
-      CLIENT,
-      host,
-      String(port),
-    ],
+    ["netns", "exec", ns, "setpriv", ...asUid(uid), process.execPath, "-e", client, host, String(port)],
     { encoding: "utf8", cwd: "/", timeout: 10000 },
   ).trim();
 }
+
+// "open" when the listener greeted us; otherwise the error code (ECONNREFUSED, EPERM, …) or "timeout".
+export const probe = (ns: string, uid: number, host: string, port: number): string =>
+  probeWith(CLIENT, ns, uid, host, port);
 
 // A client that connects now, then on "go\n" sends again: shows whether an established
 // connection survives a rule change made in between.
@@ -106,16 +100,7 @@ export async function holdConnection(
   const child = net.spawn(
     ns,
     "setpriv",
-    [
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      "--clear-groups",
-      process.execPath,
-      "-e",
-      HELD_CLIENT,
-      host,
-      String(port),
-    ],
+    [...asUid(uid), process.execPath, "-e", HELD_CLIENT, host, String(port)],
     { stdio: ["pipe", "pipe", "pipe"], cwd: "/" },
   );
   const lines: string[] = [];

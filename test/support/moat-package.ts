@@ -27,11 +27,14 @@ function hashTree(dir: string, h: ReturnType<typeof createHash>): void {
   }
 }
 
-// Older builds of the package are of no further use.
+// Older builds of the package are of no further use once nobody can still be copying them
+// (another checkout's test run may have built one minutes ago).
 function pruneOthers(dir: string): string {
+  const stale = Date.now() - 3 * 3600_000;
   for (const e of readdirSync(CACHE)) {
-    if (/^pkg-[0-9a-f]{12}$/.test(e) && join(CACHE, e) !== dir)
-      rmSync(join(CACHE, e), { recursive: true, force: true });
+    const p = join(CACHE, e);
+    if (/^pkg-[0-9a-f]{12}$/.test(e) && p !== dir && statSync(p).mtimeMs < stale)
+      rmSync(p, { recursive: true, force: true });
   }
   return dir;
 }

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { makeTestPki } from "../../src/lab/pki.js";
 import { inNs, TestNet } from "./netns.js";
-import { makeTestPki } from "./test-ca.js";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const GATEWAY = "http://198.18.0.1:3128";

@@ -5,8 +5,8 @@
 // {"push":[update bodies]} → {"pushed":[ids]}.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { FakeLlm } from "./fake-llm.js";
-import { FakeTelegram } from "./fake-telegram.js";
+import { FakeLlm } from "../../src/lab/fakes/llm.js";
+import { FakeTelegram } from "../../src/lab/fakes/telegram.js";
 
 export interface FakeUpstreamsConfig {
   llmAddress: string;

@@ -14,11 +14,11 @@ import {
   type LlmRoutes,
 } from "../../src/gateway/llm/routes.js";
 import { InternalRouter } from "../../src/gateway/router.js";
+import { FakeLlm, type FakeLlmOptions } from "../../src/lab/fakes/llm.js";
+import { makeTestPki, type TestPki } from "../../src/lab/pki.js";
 import { llmPlaceholder } from "../../src/spec/derive.js";
 import type { MoatSpec } from "../../src/spec/schema.js";
 import { specFrom } from "../helpers.js";
-import { FakeLlm, type FakeLlmOptions } from "./fake-llm.js";
-import { makeTestPki, type TestPki } from "./test-ca.js";
 
 export const FAKE_HOSTS = ["anthropic.fake.test", "openai.fake.test", "gemini.fake.test"];
 export const REAL = {

@@ -12,12 +12,12 @@ import {
   type TelegramDeps,
   type TelegramRelay,
 } from "../../src/gateway/telegram/relay.js";
+import { FakeTelegram } from "../../src/lab/fakes/telegram.js";
+import { makeTestPki, type TestPki } from "../../src/lab/pki.js";
 import { TELEGRAM_PLACEHOLDER_TOKEN } from "../../src/spec/derive.js";
 import type { MoatSpec } from "../../src/spec/schema.js";
 import { specFrom } from "../helpers.js";
-import { FakeTelegram } from "./fake-telegram.js";
 import { GROUP, OWNER } from "./telegram-updates.js";
-import { makeTestPki, type TestPki } from "./test-ca.js";
 
 export const REAL_BOT_TOKEN = "7000000001:AAreal-bot-token-never-in-the-agent";
 const FAKE_HOST = "telegram.fake.test";

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { makeTestPki } from "../support/test-ca.js";
+import { makeTestPki } from "../../src/lab/pki.js";
 
 const REPO = new URL("../..", import.meta.url).pathname;
 

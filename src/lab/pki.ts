@@ -1,12 +1,12 @@
-// A throwaway certificate authority for the fake upstreams, made with openssl at test time in a
-// temporary directory that is removed straight after: no key is ever committed or kept.
+// A throwaway certificate authority for the lab's fake internet and the tests' fake upstreams,
+// made with openssl in a temporary directory removed straight after: no key is ever committed.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface TestPki {
-  ca: string; // PEM, what the gateway trusts in tests
+  ca: string; // PEM, what the gateway trusts in the lab and in tests
   cert: string; // leaf for every name below, signed by ca
   key: string;
 }
@@ -26,7 +26,7 @@ export function makeTestPki(names: string[]): TestPki {
       "-days",
       "2",
       "-subj",
-      "/CN=moat test CA",
+      "/CN=moat lab CA",
       "-keyout",
       "ca.key",
       "-out",

@@ -79,7 +79,8 @@ function fromFlags(opts: InitOptions): InitAnswers {
     model: opts.model ?? DEFAULT_MODELS[llmKind],
     llmBaseUrl: opts.baseUrl,
     telegramUserId,
-    tailscale: opts.tailscale,
+    // The lab has no tailnet to join.
+    tailscale: opts.tailscale && base.target !== "lab",
   };
 }
 
@@ -159,9 +160,9 @@ async function ask(opts: InitOptions): Promise<InitAnswers> {
         ),
       )
     : undefined;
-  const tailscale = answer(
-    await prompts.confirm({ message: "Reach the agent over Tailscale (no open ports)?" }),
-  );
+  const tailscale =
+    target !== "lab" &&
+    answer(await prompts.confirm({ message: "Reach the agent over Tailscale (no open ports)?" }));
   prompts.outro("Writing moat.yaml");
   return { name, target, region, sshHost, sshUser, llmKind, model, llmBaseUrl, telegramUserId, tailscale };
 }

@@ -41,7 +41,7 @@ export const defaultAnswers = (target: InitAnswers["target"] = "lab"): InitAnswe
   llmKind: "openai",
   model: DEFAULT_MODELS.openai,
   telegramUserId: 123456789,
-  tailscale: true,
+  tailscale: target !== "lab",
 });
 
 function targetBlock(a: InitAnswers): string {

@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { registerGateway } from "./gateway.js";
 import { registerHost } from "./host.js";
 import { registerInit } from "./init.js";
+import { registerLab } from "./lab.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
 import { exitCodesHelp, runMain } from "./util.js";
@@ -24,5 +25,6 @@ registerSchema(program);
 registerGateway(program);
 registerHost(program);
 registerVerify(program);
+registerLab(program);
 
 await runMain(program);

@@ -58,10 +58,15 @@ export function stageMoatPackage(root = packageRoot()): string {
   mkdirSync(tmp, { recursive: true });
   for (const f of ["package.json", "package-lock.json", "bin"])
     cpSync(join(root, f), join(tmp, f), { recursive: true });
-  execFileSync("npx", ["tsc", "-p", join(root, "tsconfig.build.json"), "--outDir", join(tmp, "dist")], {
-    cwd: root,
-    stdio: "pipe",
-  });
+  try {
+    execFileSync("npx", ["tsc", "-p", join(root, "tsconfig.build.json"), "--outDir", join(tmp, "dist")], {
+      cwd: root,
+      stdio: "pipe",
+    });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`building Moat for the VM failed (tsc):\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+  }
   execFileSync(
     "npm",
     [

@@ -78,6 +78,8 @@ export class LabVm {
         "--capability=all",
         "--system-call-filter=@keyring",
         "--console=pipe",
+        // The lab writes the VM's resolver itself; nspawn would copy this machine's.
+        "--resolv-conf=off",
       ],
       { stdio: ["ignore", console, console], detached: true },
     );

@@ -1,0 +1,350 @@
+// `moat lab`: a simulated free-tier VM on this machine. `up` builds the cloud (metadata service
+// behind OCI's ACCEPT chain, resolver) and a fake internet in namespaces linked only to each
+// other, boots a Debian VM among them, converges it with `moat host apply` and runs `moat verify`
+// inside, all from the user's moat.yaml. State lives in /run/moat-lab/<name>; `down` removes
+// everything by name and pid.
+import { spawn, spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { packageRoot } from "../host/runtime.js";
+import type { MoatSpec } from "../spec/schema.js";
+import { type CloudConfig, EVENTS_FILE } from "./cloud.js";
+import { installInstanceServices } from "./cloud-firewall.js";
+import {
+  addNamespace,
+  addressHolder,
+  inNs,
+  linkNamespaces,
+  namespaceExists,
+  removeNamespace,
+} from "./netns.js";
+import { stageMoatPackage } from "./package.js";
+import { makeTestPki } from "./pki.js";
+import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
+import { LabVm } from "./vm.js";
+import { LAB_ADDRESSES, labNamespaces, labSecrets, labWorld } from "./world.js";
+
+export const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
+const LAB_DISKS = process.env.MOAT_LAB_DISKS ?? "/var/lib/moat-lab";
+export const VM_NODE = "/root/bootstrap-node/bin/node";
+export const VM_PACKAGE = "/root/agentmoat";
+export const VM_SPEC = "/root/moat.yaml";
+const VM_IMAGE_TAR = "/root/agent-image.tar";
+const VM_CA = "/etc/moat-lab/ca.pem";
+
+export interface LabState {
+  name: string;
+  flavour: string;
+  namespaces: { vm: string; cloud: string };
+  nspawnPid: number;
+  cloudPid: number;
+  rootfs: string;
+  startedAt: string;
+}
+
+export type Progress = (step: string, detail: string) => void;
+
+export const stateDir = (name: string) => join(LAB_STATE_ROOT, name);
+
+export function readState(name: string): LabState | undefined {
+  const file = join(stateDir(name), "state.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as LabState) : undefined;
+}
+
+export function labVm(state: LabState): LabVm {
+  return new LabVm(
+    `moat-lab-${state.name}`,
+    state.namespaces.vm,
+    state.rootfs,
+    join(stateDir(state.name), "console.log"),
+    state.nspawnPid,
+  );
+}
+
+const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`);
+
+export class LabError extends Error {}
+
+function preflight(spec: MoatSpec, imageTar: string | undefined): void {
+  if (process.getuid?.() !== 0)
+    throw new LabError("moat lab runs as root (it makes network namespaces and boots a VM)");
+  if (spec.target.kind !== "lab")
+    throw new LabError(`target.kind is "${spec.target.kind}"; moat lab runs specs with target.kind: lab`);
+  if (spec.access.tailscale)
+    throw new LabError(
+      "access.tailscale: the lab has no tailnet to join; remove access.tailscale for the lab",
+    );
+  if (!imageTar)
+    throw new LabError(
+      `agent.image ${spec.agent.image}: the lab reaches no container registry; pass --import-image <rootfs.tar> to import it`,
+    );
+  if (!existsSync(imageTar)) throw new LabError(`--import-image: ${imageTar} does not exist`);
+  const need = [
+    "ip",
+    "systemd-nspawn",
+    "nsenter",
+    "iptables",
+    "openssl",
+    ...(baseRootfsReady() ? [] : ["debootstrap"]),
+  ];
+  const missing = need.filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
+  if (missing.length)
+    throw new LabError(
+      `missing on this machine: ${missing.join(", ")} (scripts/system-deps.sh installs them)`,
+    );
+}
+
+function buildNetwork(world: ReturnType<typeof labWorld>): void {
+  const { vm, cloud } = world.namespaces;
+  for (const ns of [vm, cloud]) {
+    removeNamespace(ns);
+    addNamespace(ns);
+  }
+  linkNamespaces(
+    { ns: vm, ifname: "eth0", addrs: [`${LAB_ADDRESSES.vm}/24`, `${LAB_ADDRESSES.vmV6}/64`] },
+    { ns: cloud, ifname: "vcn0", addrs: [`${LAB_ADDRESSES.router}/24`, `${LAB_ADDRESSES.routerV6}/64`] },
+  );
+  inNs(vm, "ip", "route", "add", "default", "via", LAB_ADDRESSES.router);
+  inNs(vm, "ip", "-6", "route", "add", "default", "via", LAB_ADDRESSES.routerV6);
+  const services = [world.metadata.v4, world.metadata.resolver].filter((a, i, all) => all.indexOf(a) === i);
+  addressHolder(cloud, "imds0", [...services.map((a) => `${a}/32`), `${world.metadata.v6}/128`]);
+  const internet = [LAB_ADDRESSES.llm, LAB_ADDRESSES.telegram, LAB_ADDRESSES.site, LAB_ADDRESSES.unlisted];
+  addressHolder(
+    cloud,
+    "inet0",
+    internet.map((a) => `${a}/32`),
+  );
+  // The gateway's interface, which moat-gateway-net.service would create as a dummy link.
+  addressHolder(vm, "moat0", []);
+  if (world.flavour === "oci") installInstanceServices(vm, world.metadata);
+}
+
+async function startCloud(dir: string, cloudNs: string): Promise<number> {
+  const log = openSync(join(dir, "cloud.log"), "a");
+  const bin = join(packageRoot(), "bin/moat.js");
+  const child = spawn("ip", ["netns", "exec", cloudNs, process.execPath, bin, "lab", "cloud-services", dir], {
+    stdio: ["ignore", log, log],
+    detached: true,
+  });
+  child.unref();
+  const deadline = Date.now() + 20_000;
+  const events = join(dir, EVENTS_FILE);
+  while (Date.now() < deadline) {
+    if (existsSync(events) && readFileSync(events, "utf8").includes('"kind":"ready"')) return child.pid ?? 0;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new LabError(
+    `the lab's cloud services did not start:\n${readFileSync(join(dir, "cloud.log"), "utf8")}`,
+  );
+}
+
+export interface UpOptions {
+  specPath: string;
+  specText: string;
+  imageTar?: string;
+  progress: Progress;
+}
+
+// Returns the exit code of `moat verify` inside the VM.
+export async function labUp(
+  spec: MoatSpec,
+  opts: UpOptions,
+): Promise<{ applyCode: number; verifyCode: number }> {
+  preflight(spec, opts.imageTar);
+  const world = labWorld(spec);
+  const dir = stateDir(spec.name);
+  const existing = readState(spec.name);
+  if (existing && alive(existing.nspawnPid))
+    throw new LabError(
+      `lab ${spec.name} is already up; \`moat lab verify\` checks it, \`moat lab down\` removes it`,
+    );
+  await labDown(spec.name, () => {});
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const { progress } = opts;
+
+  progress(
+    "base",
+    baseRootfsReady()
+      ? "Debian 13 base image: cached"
+      : "Debian 13 base image: building once (about a minute)",
+  );
+  const base = ensureBaseRootfs();
+  progress("package", "Moat package for the VM");
+  const pkg = stageMoatPackage();
+
+  progress(
+    "network",
+    `namespaces ${world.namespaces.vm}, ${world.namespaces.cloud} (linked only to each other)`,
+  );
+  buildNetwork(world);
+
+  progress(
+    "cloud",
+    `${world.flavour} metadata at ${world.metadata.v4} and [${world.metadata.v6}], resolver, fake internet`,
+  );
+  const secrets = labSecrets(spec);
+  const keyFor = (kind: string) => {
+    const i = spec.llm.findIndex((p) =>
+      kind === "openai" ? ["openai", "openrouter", "openai-compatible"].includes(p.kind) : p.kind === kind,
+    );
+    return secrets.find((s) => s.field === `llm[${i}].apiKey`)?.value ?? "no-such-provider";
+  };
+  const pki = makeTestPki(world.tlsNames);
+  const cloud: CloudConfig = {
+    name: spec.name,
+    flavour: world.flavour,
+    metadata: world.metadata,
+    zone: world.zone,
+    addresses: {
+      llm: LAB_ADDRESSES.llm,
+      telegram: LAB_ADDRESSES.telegram,
+      site: LAB_ADDRESSES.site,
+      unlisted: LAB_ADDRESSES.unlisted,
+    },
+    tls: { cert: pki.cert, key: pki.key },
+    llmKeys: { anthropic: keyFor("anthropic"), openai: keyFor("openai"), gemini: keyFor("gemini") },
+    botToken: secrets.find((s) => s.field === "messengers.telegram.botToken")?.value ?? "",
+  };
+  writeFileSync(join(dir, "cloud.json"), JSON.stringify(cloud), { mode: 0o600 });
+  const cloudPid = await startCloud(dir, world.namespaces.cloud);
+
+  progress("vm", "copying the base and booting it under systemd-nspawn");
+  const rootfs = join(LAB_DISKS, spec.name, "rootfs");
+  const vm = new LabVm(`moat-lab-${spec.name}`, world.namespaces.vm, rootfs, join(dir, "console.log"));
+  vm.prepare(base, {
+    [VM_SPEC]: { content: opts.specText, mode: 0o600 },
+    [VM_CA]: { content: pki.ca },
+    // The gateway trusts the lab's CA for the fake providers, as it trusts public CAs on a real VM.
+    "/etc/systemd/system/moat-gateway.service.d/lab-ca.conf": {
+      content: `[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=${VM_CA}\n`,
+    },
+  });
+  // Unlinked first: the copied resolv.conf may be a symlink, and following it would write ours.
+  const resolv = join(rootfs, "etc/resolv.conf");
+  if (existsSync(resolv) || spawnSync("test", ["-L", resolv]).status === 0) unlinkSync(resolv);
+  writeFileSync(resolv, `nameserver ${world.metadata.resolver}\n`);
+  for (const s of secrets) if ("file" in s.ref) vm.writeFile(s.ref.file, `${s.value}\n`, 0o600);
+  vm.copyIn(pkg, VM_PACKAGE);
+  vm.copyIn(realpathSync(process.execPath), VM_NODE);
+  vm.copyIn(opts.imageTar as string, VM_IMAGE_TAR);
+  const state: LabState = {
+    name: spec.name,
+    flavour: world.flavour,
+    namespaces: world.namespaces,
+    nspawnPid: 0,
+    cloudPid,
+    rootfs,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
+  await vm.boot();
+  state.nspawnPid = vm.nspawnPid;
+  writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
+
+  progress("apply", "moat host apply inside the VM");
+  const env = Object.fromEntries(secrets.flatMap((s) => ("env" in s.ref ? [[s.ref.env, s.value]] : [])));
+  const applyCode = vm.execInherit(
+    [VM_NODE, `${VM_PACKAGE}/bin/moat.js`, "host", "apply", "-c", VM_SPEC, "--import-image", VM_IMAGE_TAR],
+    env,
+  );
+  if (applyCode !== 0) return { applyCode, verifyCode: -1 };
+  progress("verify", "moat verify inside the VM");
+  return { applyCode, verifyCode: labVerify(spec.name, []) };
+}
+
+const VM_JUNIT = "/root/moat-verify-junit.xml";
+
+// `moat verify` inside the VM; a JUnit report is written there and copied out to `junitOut`.
+export function labVerify(name: string, args: string[], junitOut?: string): number {
+  const state = readState(name);
+  if (!state || !alive(state.nspawnPid)) throw new LabError(`lab ${name} is not up; \`moat lab up\` first`);
+  const junit = junitOut ? ["--junit", VM_JUNIT] : [];
+  const code = labVm(state).execInherit([
+    VM_NODE,
+    `${VM_PACKAGE}/bin/moat.js`,
+    "verify",
+    "-c",
+    VM_SPEC,
+    ...args,
+    ...junit,
+  ]);
+  if (junitOut) copyFileSync(join(state.rootfs, VM_JUNIT), junitOut);
+  return code;
+}
+
+// Removes whatever of the lab exists, state or not; returns what it removed.
+export async function labDown(name: string, progress: Progress): Promise<string[]> {
+  const removed: string[] = [];
+  const state = readState(name);
+  if (state && alive(state.nspawnPid)) {
+    progress("vm", "powering off");
+    await labVm(state).poweroff();
+    removed.push(`VM (nspawn pid ${state.nspawnPid})`);
+  }
+  if (state && alive(state.cloudPid)) {
+    process.kill(state.cloudPid, "SIGKILL");
+    removed.push(`cloud services (pid ${state.cloudPid})`);
+  }
+  for (const ns of Object.values(state?.namespaces ?? labNamespaces(name))) {
+    if (removeNamespace(ns)) removed.push(`namespace ${ns}`);
+  }
+  const disk = join(LAB_DISKS, name);
+  if (existsSync(disk)) {
+    progress("disk", `removing ${disk}`);
+    rmSync(disk, { recursive: true, force: true });
+    removed.push(disk);
+  }
+  if (existsSync(stateDir(name))) {
+    rmSync(stateDir(name), { recursive: true, force: true });
+    removed.push(stateDir(name));
+  }
+  return removed;
+}
+
+export interface LabStatus {
+  name: string;
+  up: boolean;
+  vm: string;
+  cloud: string;
+  namespaces: Record<string, boolean>;
+  startedAt?: string;
+}
+
+export function labStatus(name: string): LabStatus {
+  const state = readState(name);
+  const namespaces = Object.fromEntries(
+    Object.values(state?.namespaces ?? labNamespaces(name)).map((ns) => [ns, namespaceExists(ns)]),
+  );
+  if (!state) return { name, up: false, vm: "absent", cloud: "absent", namespaces };
+  const vmUp = alive(state.nspawnPid);
+  const system = vmUp ? labVm(state).exec(["systemctl", "is-system-running"]).stdout.trim() : "absent";
+  return {
+    name,
+    up: vmUp && alive(state.cloudPid),
+    vm: vmUp ? `running (systemd: ${system}, nspawn pid ${state.nspawnPid})` : "absent",
+    cloud: alive(state.cloudPid) ? `running (pid ${state.cloudPid})` : "absent",
+    namespaces,
+    startedAt: state.startedAt,
+  };
+}
+
+// What the lab's cloud saw: metadata requests, DNS queries, provider and Bot API calls, site hits.
+export function labEvents(name: string): Record<string, unknown>[] {
+  const file = join(stateDir(name), EVENTS_FILE);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}

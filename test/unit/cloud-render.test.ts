@@ -449,6 +449,10 @@ describe("cloud perimeter", () => {
     assert.equal(one(config.data.oci_core_vcn?.existing).vcn_id, "ocid1.vcn.oc1.iad.bbbb");
     assert.equal(one(config.resource.oci_core_subnet?.moat).cidr_block, interpolated("var.subnet_cidr"));
     assert.ok(config.variable.subnet_cidr && !config.variable.tenancy_ocid);
+    // Its VCN may have no DNS label, and then neither may the subnet or the host.
+    assert.equal(one(config.resource.oci_core_subnet?.moat).dns_label, undefined);
+    const vnic = blocks(one(config.resource.oci_core_instance?.moat), "create_vnic_details")[0];
+    assert.equal(vnic?.hostname_label, undefined);
     assert.ok((await parsedConfig("oci-default")).variable.tenancy_ocid, "root compartment when unset");
   });
 

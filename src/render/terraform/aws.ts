@@ -38,7 +38,8 @@ function securityGroup(spec: MoatSpec): Item {
     "resource",
     ["aws_security_group", "moat"],
     [
-      attr("name", spec.name),
+      // AWS refuses group names starting with sg-, which a deployment name may.
+      attr("name", `moat-${spec.name}`),
       attr("description", "Moat: no inbound port; Tailscale needs none"),
       attr("vpc_id", expr("aws_vpc.moat.id")),
       blank,

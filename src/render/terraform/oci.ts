@@ -283,7 +283,8 @@ export function ociMain(spec: MoatSpec, target: OciTarget): Item[] {
           [
             attr("subnet_id", expr("oci_core_subnet.moat.id")),
             attr("assign_public_ip", true),
-            attr("hostname_label", spec.name),
+            // A host name needs a subnet with a DNS label, which a subnet in an existing VCN lacks.
+            ...(target.vcnId ? [] : [attr("hostname_label", spec.name)]),
           ],
         ),
         comment("Only the /opc/v2 metadata endpoints, which need the Authorization header."),

@@ -59,7 +59,7 @@ resource "aws_route_table_association" "moat" {
 }
 
 resource "aws_security_group" "moat" {
-  name        = "demo"
+  name        = "moat-demo"
   description = "Moat: no inbound port; Tailscale needs none"
   vpc_id      = aws_vpc.moat.id
 

@@ -130,7 +130,6 @@ resource "oci_core_instance" "moat" {
   create_vnic_details {
     subnet_id        = oci_core_subnet.moat.id
     assign_public_ip = true
-    hostname_label   = "agent-7"
   }
   # Only the /opc/v2 metadata endpoints, which need the Authorization header.
   instance_options {

@@ -1,6 +1,7 @@
 // The bundle: every artifact the VM needs, each from a pure renderer of the spec.
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
+import { renderCloudInit } from "./cloud-init.js";
 import { renderCompose } from "./compose.js";
 import { renderFail2ban } from "./fail2ban.js";
 import { renderNftables } from "./nftables.js";
@@ -10,6 +11,7 @@ import { renderSeccomp } from "./seccomp.js";
 import { renderSshLockdown } from "./ssh-lockdown.js";
 import { renderSshd } from "./sshd.js";
 import { renderSystemdUnits } from "./systemd.js";
+import { renderTerraform } from "./terraform/index.js";
 
 type Renderer = (spec: MoatSpec) => Artifact[];
 
@@ -23,6 +25,9 @@ const RENDERERS: Renderer[] = [
   renderFail2ban,
   renderSystemdUnits,
   renderRootlessDockerUnit,
+  // Cloud targets only: how the VM is made, before host apply runs on it.
+  renderCloudInit,
+  renderTerraform,
 ];
 
 export function renderBundle(spec: MoatSpec): Artifact[] {

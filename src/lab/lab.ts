@@ -15,10 +15,11 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
 import type { MoatSpec } from "../spec/schema.js";
-import { type CloudConfig, EVENTS_FILE } from "./cloud.js";
+import { type CloudConfig, CONTROL_SOCKET, EVENTS_FILE } from "./cloud.js";
 import { installInstanceServices } from "./cloud-firewall.js";
 import {
   addNamespace,
@@ -347,4 +348,26 @@ export function labEvents(name: string): Record<string, unknown>[] {
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+// Hands updates to the fake Bot API (as if people wrote to the bot); returns their update ids.
+export function pushTelegramUpdates(name: string, updates: Record<string, unknown>[]): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: join(stateDir(name), CONTROL_SOCKET), path: "/telegram/updates", method: "POST" },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on("end", () =>
+          res.statusCode === 200
+            ? resolve((JSON.parse(body) as { pushed: number[] }).pushed)
+            : reject(new Error(`lab control socket answered ${res.statusCode}: ${body}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(JSON.stringify(updates));
+  });
 }

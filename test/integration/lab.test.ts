@@ -140,6 +140,31 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
     assert.equal(hits.length, 3, JSON.stringify(hits));
   });
 
+  it("carries the agent's placeholder to the fake provider as the real key, through the gateway only", () => {
+    const call = vm.exec([
+      ...AS_AGENT,
+      "docker",
+      "exec",
+      `moat-${NAME}-agent`,
+      "wget",
+      "-q",
+      "-O-",
+      "--header",
+      "authorization: Bearer moat-placeholder-llm-main",
+      "--header",
+      "content-type: application/json",
+      "--post-data",
+      '{"model":"gpt-5.4","messages":[{"role":"user","content":"hi"}]}',
+      "http://198.18.0.1:3128/llm/main/chat/completions",
+    ]);
+    assert.equal(call.code, 0, call.stderr);
+    assert.match(call.stdout, /Hello from the fake/);
+    const seen = labEvents(NAME).filter((e) => e.kind === "llm");
+    assert.equal(seen.length, 1);
+    // The lab's stand-in for the real key, which only the gateway was given.
+    assert.match(String(seen[0]?.credential), /^lab-llm-0-apiKey-[0-9a-f]{32}$/);
+  });
+
   it("passes every required check on the converged VM, within 10 s", () => {
     const { code, report } = verify();
     const bad = report.checks.filter((c) => c.status === "fail");

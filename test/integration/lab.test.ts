@@ -140,7 +140,7 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
     assert.equal(hits.length, 3, JSON.stringify(hits));
   });
 
-  it("carries the agent's placeholder to the fake provider as the real key, through the gateway only", () => {
+  it("carries the agent's placeholder to the fake provider as the real key, through the gateway only", async () => {
     const call = vm.exec([
       ...AS_AGENT,
       "docker",
@@ -159,7 +159,12 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
     ]);
     assert.equal(call.code, 0, call.stderr);
     assert.match(call.stdout, /Hello from the fake/);
-    const seen = labEvents(NAME).filter((e) => e.kind === "llm");
+    // The cloud process writes its log every 50 ms.
+    let seen: Record<string, unknown>[] = [];
+    for (let i = 0; i < 200 && seen.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = labEvents(NAME).filter((e) => e.kind === "llm");
+    }
     assert.equal(seen.length, 1);
     // The lab's stand-in for the real key, which only the gateway was given.
     assert.match(String(seen[0]?.credential), /^lab-llm-0-apiKey-[0-9a-f]{32}$/);

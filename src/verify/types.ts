@@ -66,7 +66,7 @@ export interface Listener {
 
 export interface ContainerInspect {
   Id?: string;
-  State?: { Running?: boolean };
+  State?: { Running?: boolean; Pid?: number };
   Config?: { User?: string; Env?: string[] | null };
   HostConfig?: {
     Privileged?: boolean;

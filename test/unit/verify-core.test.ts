@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ADDRESS_TABLE } from "../../src/spec/addresses.js";
 import { moatSpec } from "../../src/spec/schema.js";
+import { judgeSeccomp, judgeTmpfs, limits } from "../../src/verify/checks/container.js";
 import { unexpectedListeners } from "../../src/verify/checks/host.js";
 import { CHECKS } from "../../src/verify/checks/index.js";
 import { findLeaks } from "../../src/verify/checks/secrets.js";
@@ -15,7 +16,7 @@ import {
   resolverAddresses,
   tableTargets,
 } from "../../src/verify/targets.js";
-import type { Check, Observations } from "../../src/verify/types.js";
+import type { Check, ContainerInspect, Observations } from "../../src/verify/types.js";
 
 const spec = moatSpec.parse({
   version: 1,
@@ -172,5 +173,69 @@ describe("verify: targets and judgements", () => {
     assert.deepEqual(findLeaks(secrets, [], [["logs", "token=sk-real!"]]), ["llm[0].apiKey in logs"]);
     assert.deepEqual(findLeaks(secrets, [{ where: "Env", value: "moat-placeholder" }], [["f", "x"]]), []);
     assert.deepEqual(parseEnvFile("A=1\n# c\nB=x=y\n"), { A: "1", B: "x=y" });
+  });
+});
+
+// Evaluation of the container checks whose live negative control cannot show every branch here
+// (test/integration/verify-controls.test.ts breaks each live where this machine allows).
+describe("verify: container posture judgements", () => {
+  it("seccomp: mode 2 inherited from the host's own filter, with none of the container's, fails", () => {
+    const own = { Seccomp: "2", Seccomp_filters: "6" };
+    assert.equal(judgeSeccomp(own, 5, true, true).status, "pass");
+    const inherited = judgeSeccomp({ Seccomp: "2", Seccomp_filters: "5" }, 5, true, false);
+    assert.equal(inherited.status, "fail");
+    assert.match(inherited.detail, /inherited/);
+    assert.equal(judgeSeccomp({ Seccomp: "0", Seccomp_filters: "0" }, 0, false, false).status, "fail");
+    // Docker's default profile is fine when the spec asks for it, not when it asks for Moat's.
+    assert.equal(judgeSeccomp({ Seccomp: "2", Seccomp_filters: "1" }, 0, false, false).status, "pass");
+    assert.match(judgeSeccomp({ Seccomp: "2", Seccomp_filters: "1" }, 0, true, false).detail, /not Moat's/);
+    // Where the stack cannot be counted, the mode alone decides.
+    assert.equal(judgeSeccomp({ Seccomp: "2" }, null, false, false).status, "pass");
+  });
+
+  it("tmpfs: a mount without noexec fails even when the agent cannot write to it", () => {
+    assert.equal(judgeTmpfs(["/tmp|rw,nosuid,nodev,noexec|written|"]).status, "pass");
+    assert.equal(judgeTmpfs(["/tmp|rw,noexec,mode=755|unwritable|"]).status, "pass");
+    const unwritable = judgeTmpfs(["/tmp|rw,nosuid,nodev|unwritable|"]);
+    assert.equal(unwritable.status, "fail");
+    assert.match(unwritable.detail, /without noexec/);
+    assert.match(judgeTmpfs(["/tmp|rw|written|EXECUTED"]).detail, /ran/);
+    assert.match(judgeTmpfs(["/data||unwritable|"]).detail, /not a mount/);
+  });
+
+  // container.limits skips on cgroup v1 (this machine); its enforced half is judged here.
+  describe("limits", () => {
+    const wantMem = 2 * 1024 * 1024 * 1024;
+    const running = (HostConfig: ContainerInspect["HostConfig"]): ContainerInspect => ({
+      State: { Running: true },
+      HostConfig,
+    });
+    const observing = (c: ContainerInspect, inside: string): Observations => ({
+      container: async () => c,
+      inContainer: async () => ({ code: 0, stdout: inside, stderr: "" }),
+      listeners: async () => [],
+      secrets: async () => [],
+    });
+    const judge = (c: ContainerInspect, inside: string) =>
+      limits.run({
+        spec: { ...spec, agent: { ...spec.agent, memory: "2g" } },
+        observe: observing(c, inside),
+      });
+    const configured = running({ Memory: wantMem, PidsLimit: spec.hardening.pids });
+
+    it("passes when cgroup v2 enforces what is configured", async () => {
+      assert.equal((await judge(configured, `${wantMem}\n${spec.hardening.pids}\n`)).status, "pass");
+    });
+    it("negative control: limits configured but not enforced inside fail", async () => {
+      const v = await judge(configured, "max\nmax\n");
+      assert.equal(v.status, "fail");
+      assert.match(v.detail, /memory\.max max, pids\.max max/);
+    });
+    it("negative control: limits absent from the container's configuration fail", async () => {
+      assert.equal((await judge(running({ Memory: 0, PidsLimit: null }), "")).status, "fail");
+    });
+    it("skips only when cgroup v1 cannot enforce them", async () => {
+      assert.equal((await judge(configured, "NO-CGROUP2\n")).status, "skip");
+    });
   });
 });

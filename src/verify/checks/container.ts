@@ -87,37 +87,97 @@ export const noNewPrivileges = withContainer(
   },
 );
 
+// Seccomp 2 alone proves nothing on a host that itself runs under a filter (systemd-nspawn, a
+// container-based VM): every process inherits it, the agent's with or without its own. Where the
+// kernel counts the stack (Seccomp_filters, Linux 5.9+), the agent must hold more filters than
+// the runtime's shim it was started from, which never gets the container's filter.
+export function judgeSeccomp(
+  inside: Record<string, string>,
+  shimFilters: number | null,
+  moatProfileWanted: boolean,
+  moatProfileSet: boolean,
+): Verdict {
+  if (inside.Seccomp !== "2") return fail(`Seccomp ${inside.Seccomp ?? "unreadable"}`, REAPPLY);
+  const own = Number(inside.Seccomp_filters);
+  const stacked = shimFilters !== null && inside.Seccomp_filters !== undefined;
+  if (stacked && !(own > shimFilters))
+    return fail(
+      `Seccomp 2 but only the ${own} filter(s) inherited from the runtime (its shim holds ${shimFilters}): none of the container's own`,
+      REAPPLY,
+    );
+  if (moatProfileWanted && !moatProfileSet) return fail("Seccomp 2, but not Moat's profile", REAPPLY);
+  const counted = stacked ? `, ${own} filters over the shim's ${shimFilters}` : "";
+  return pass(`Seccomp 2${counted}${moatProfileSet ? ", Moat's profile" : ""}`);
+}
+
+// Seccomp_filters of the process that started the container (containerd's shim), read as root on
+// the host; null when that is not what the container's parent is or the kernel does not count.
+async function shimSeccompFilters(c: ContainerInspect): Promise<number | null> {
+  const pid = c.State?.Pid;
+  if (!pid) return null;
+  const field = (text: string, key: string) => text.match(new RegExp(`^${key}:\\s*(\\S+)`, "m"))?.[1];
+  const own = await sh(["cat", `/proc/${pid}/status`]);
+  const ppid = field(own.stdout, "PPid");
+  if (!ppid) return null;
+  const shim = (await sh(["cat", `/proc/${ppid}/status`])).stdout;
+  const filters = field(shim, "Seccomp_filters");
+  if (!field(shim, "Name")?.startsWith("containerd-shim") || filters === undefined) return null;
+  return Number(filters);
+}
+
 export const seccompFilter = withContainer(
   "container.seccomp",
-  "a seccomp filter is enforced (Seccomp 2)",
+  "a seccomp filter of the container's own is enforced (Seccomp 2)",
   async (c, ctx) => {
-    const s = await status(ctx);
-    const moat = c.HostConfig?.SecurityOpt?.some(
+    const [s, shimFilters] = await Promise.all([status(ctx), shimSeccompFilters(c)]);
+    const moat = !!c.HostConfig?.SecurityOpt?.some(
       (o) => o.startsWith("seccomp=") && !o.includes("unconfined"),
     );
-    if (s.Seccomp !== "2") return fail(`Seccomp ${s.Seccomp ?? "unreadable"}`, REAPPLY);
-    if (ctx.spec.hardening.seccomp === "moat" && !moat)
-      return fail("Seccomp 2, but not Moat's profile", REAPPLY);
-    return pass(`Seccomp 2${moat ? ", Moat's profile" : ""}`);
+    return judgeSeccomp(s, shimFilters, ctx.spec.hardening.seccomp === "moat", moat);
   },
 );
 
+// What the tmpfs probe prints per path: "<path>|<mount options>|<written or unwritable>|<output>".
+export function judgeTmpfs(lines: readonly string[]): Verdict {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  for (const line of lines) {
+    const [path = "", options = "", written = "", output = ""] = line.split("|");
+    if (!options) problems.push(`${path} is not a mount inside the container`);
+    else if (!options.split(",").includes("noexec")) problems.push(`${path} is mounted without noexec`);
+    if (output.includes("EXECUTED")) problems.push(`a script written to ${path} ran`);
+    notes.push(
+      written === "written" ? `exec refused on ${path}` : `${path} noexec (not writable by the agent)`,
+    );
+  }
+  return problems.length ? fail(problems.join("; "), REAPPLY) : pass(notes.join(", "));
+}
+
+// The kernel's mount options are read as well as an exec tried: a path the agent cannot write to
+// would refuse the attempt with or without noexec.
 export const tmpfsNoexec = withContainer(
   "container.tmpfs-noexec",
-  "writable tmpfs paths are noexec (an exec attempt fails)",
+  "writable tmpfs paths are noexec (mounted so, and an exec attempt fails)",
   async (c, ctx) => {
     const paths = Object.keys(c.HostConfig?.Tmpfs ?? {});
     if (!paths.length) return pass("no tmpfs paths");
     const script = paths
       .map(
         (p) =>
-          `f=${p}/.moat-verify-exec; printf '#!/bin/sh\\necho EXECUTED\\n' > $f && chmod +x $f && $f 2>/dev/null; rm -f $f`,
+          `p='${p.replace(/'/g, "")}'; f="$p/.moat-verify-exec"; o=; out=; w=unwritable; ` +
+          `while read -r _ mnt _ opts _; do [ "$mnt" = "$p" ] && o=$opts; done < /proc/mounts; ` +
+          `if printf '#!/bin/sh\\necho EXECUTED\\n' > "$f" 2>/dev/null; then w=written; chmod +x "$f"; out=$("$f" 2>/dev/null); rm -f "$f"; fi; ` +
+          `echo "$p|$o|$w|$out"`,
       )
-      .join("; ");
+      .join("\n");
     const r = await ctx.observe.inContainer(script);
-    return r.stdout.includes("EXECUTED")
-      ? fail(`a script written to ${paths.join(" or ")} ran`, REAPPLY)
-      : pass(`exec refused on ${paths.join(", ")}`);
+    const lines = r.stdout.split("\n").filter((l) => l.includes("|"));
+    if (lines.length !== paths.length)
+      return fail(
+        `the probe answered for ${lines.length} of ${paths.length} paths: ${r.stderr.trim()}`,
+        REAPPLY,
+      );
+    return judgeTmpfs(lines);
   },
 );
 

@@ -1,8 +1,10 @@
-// A live negative control for every `moat verify` check that test/integration/verify.test.ts does
-// not already break: in one converged Debian 13 VM (nspawn in test namespaces), with Tailscale
-// (the fake package of host-lab.ts) so host.tailscale passes too, each control is broken in turn,
-// verify must fail on exactly the checks that control owns, and the control is restored. Where
-// one break necessarily fails more than one check, the test says why.
+// A live negative control for every `moat verify` check that test/integration/lab.test.ts does not
+// already break (it breaks container.ports, container.capabilities, container.mounts,
+// secrets.agent, gateway.telegram-allowlist and Moat's whole nft table): in one converged Debian 13
+// VM (nspawn in test namespaces), with Tailscale (the fake package of host-lab.ts) so
+// host.tailscale passes too, each control is broken in turn, verify must fail on exactly the
+// checks that control owns, and the control is restored. Where one break necessarily fails more
+// than one check, the test says why.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -12,25 +12,16 @@ import { labEvents, labVm, readState, stateDir, VM_NODE, VM_PACKAGE, VM_SPEC } f
 import { busyboxRootfsTar } from "../../src/lab/package.js";
 import type { LabVm } from "../../src/lab/vm.js";
 import { labNamespaces } from "../../src/lab/world.js";
-import { AS_AGENT } from "../support/host-lab.js";
+import { AS_AGENT, labSpec } from "../support/host-lab.js";
 
 const NAME = "e2e";
 const REPO = new URL("../..", import.meta.url).pathname;
 const COMPOSE = "/etc/moat/compose/compose.yaml";
 const BROKEN = "/tmp/moat-broken-compose.yaml";
 const TOKEN_FILE = "/etc/moat-secrets/telegram-bot-token";
-const SPEC = `version: 1
-name: ${NAME}
-target: { kind: lab, flavour: oci }
-agent:
-  profile: custom
-  image: moat-test/busybox:1.36
-  command: ["sleep", "infinity"]
-  port: 8080
-  writablePaths: [/tmp]
-access:
-  sshUsers: [root]
-messengers:
+const SPEC = labSpec(
+  NAME,
+  `messengers:
   telegram:
     botToken: { file: ${TOKEN_FILE} }
     allowFrom: [111111]
@@ -41,7 +32,8 @@ llm:
     models: ["gpt-5.4"]
 egress:
   allow: [example.org]
-`;
+`,
+);
 
 interface Report {
   checks: { id: string; status: string; detail: string; fix: string }[];

@@ -81,8 +81,10 @@ function runAction(spec: MoatSpec, a: Extract<Action, { kind: "run" }>): void {
   // Secrets from envFile travel in the environment, never in argv (visible in /proc to all).
   const secrets = a.envFile ? envFromFile(a.envFile) : {};
   const cmd = a.asAgent ? agentCommand(spec, a.argv) : { argv: a.argv, env: {} };
-  const input = a.stdinFile ? readFileSync(a.stdinFile) : undefined;
-  const r = run(cmd.argv, { input, env: { ...cmd.env, ...secrets } });
+  const r = run(cmd.argv, {
+    ...(a.stdinFile && { stdinFile: a.stdinFile }),
+    env: { ...cmd.env, ...secrets },
+  });
   if (r.code !== 0) {
     const tail = (r.stderr || r.stdout).trim().split("\n").slice(-6).join("\n");
     throw new ActionFailed(`\`${a.argv.join(" ")}\` exited ${r.code}${tail ? `:\n${tail}` : ""}`);

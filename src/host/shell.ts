@@ -1,7 +1,7 @@
 // The thin imperative shell under host apply: run a command, read a file, look up an account.
 // Synchronous on purpose: steps run one after another and each command's result decides the next.
 import { spawnSync } from "node:child_process";
-import { lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readFileSync, readlinkSync } from "node:fs";
 import type { FileSeen } from "./types.js";
 
 export interface RunResult {
@@ -13,6 +13,8 @@ export interface RunResult {
 export interface RunOptions {
   env?: Record<string, string>;
   input?: string | Buffer;
+  // A file streamed to stdin (an image tarball can be larger than a Buffer is allowed to be).
+  stdinFile?: string;
   timeoutMs?: number;
 }
 
@@ -33,13 +35,21 @@ const BASE_ENV = {
 export function run(argv: string[], opts: RunOptions = {}): RunResult {
   const [cmd, ...args] = argv;
   if (!cmd) throw new Error("empty command");
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8",
-    env: { ...BASE_ENV, ...opts.env },
-    input: opts.input,
-    timeout: opts.timeoutMs ?? 600_000,
-    maxBuffer: 64 << 20,
-  });
+  const stdin = opts.stdinFile === undefined ? "pipe" : openSync(opts.stdinFile, "r");
+  const r = (() => {
+    try {
+      return spawnSync(cmd, args, {
+        encoding: "utf8",
+        env: { ...BASE_ENV, ...opts.env },
+        input: opts.input,
+        stdio: [stdin, "pipe", "pipe"],
+        timeout: opts.timeoutMs ?? 600_000,
+        maxBuffer: 64 << 20,
+      });
+    } finally {
+      if (typeof stdin === "number") closeSync(stdin);
+    }
+  })();
   const spawnError = r.error ? `${r.error.message}\n` : "";
   return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: spawnError + (r.stderr ?? "") };
 }

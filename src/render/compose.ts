@@ -71,7 +71,10 @@ function mounts(spec: MoatSpec) {
   const openclaw = spec.agent.profile === "openclaw";
   const volumes = openclaw ? OPENCLAW_VOLUMES : (spec.agent.volumes ?? []);
   const writable = openclaw ? OPENCLAW_WRITABLE_PATHS : (spec.agent.writablePaths ?? []);
-  const tmpfsOptions = `noexec,nosuid,nodev,size=${spec.hardening.tmpfsSize}`;
+  // Owned by the agent's uid: Docker mounts a tmpfs root-owned 0755 (only /tmp gets 1777), which
+  // the non-root agent cannot write (OpenClaw stops at start-up without its ~/.cache).
+  const { uid, gid } = agentUidGid(spec);
+  const tmpfsOptions = `noexec,nosuid,nodev,size=${spec.hardening.tmpfsSize},uid=${uid},gid=${gid},mode=0700`;
   const service = [
     ...volumes.map((v) => ({ type: "volume", source: v.name, target: v.path })),
     // The only host path in the container, read-only: the agent must not rewrite its own allowlist.

@@ -49,6 +49,11 @@ export function hostPortTargets(spec: MoatSpec, listeners: readonly Listener[]):
   });
 }
 
+// Inside the container, loopback is the container's own: the agent's port there is the agent
+// answering itself (OpenClaw listens on it), not a way to the host.
+export const withoutOwnPort = (spec: MoatSpec, targets: readonly ProbeTarget[]): ProbeTarget[] =>
+  targets.filter((t) => !(t.port === spec.agent.port && (t.host === "127.0.0.1" || t.host === "::1")));
+
 // Resolvers the agent might try instead of the gateway: the host's own, the cloud's link-local
 // ones, and well-known public ones. Over UDP and TCP.
 export const WELL_KNOWN_RESOLVERS = ["127.0.0.53", "169.254.169.254", "fd00:ec2::253", "1.1.1.1", "8.8.8.8"];

@@ -3,8 +3,9 @@
 // InstanceServices ACCEPT chain installed in the VM's namespace before Moat's table. Nothing
 // links to this machine's own namespace.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
 import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "./oci-firewall.js";
@@ -63,7 +64,12 @@ export class HostLab {
   vmNs = "";
   cloudNs = "";
 
-  constructor(readonly name: string) {
+  // imageTar: the rootfs tarball host apply imports as the agent's image (busybox by default),
+  // with its `.changes.json` image config when one lies next to it.
+  constructor(
+    readonly name: string,
+    private readonly imageTar?: string,
+  ) {
     this.net = new TestNet(`moat-h${name}`);
     this.vm = new TestVm(`moat-h${name}`, `moat-h${name}-vm`);
   }
@@ -93,7 +99,10 @@ export class HostLab {
     this.vm.prepare(base, { [VM_SPEC]: { content: specText } });
     this.vm.copyIn(pkg, VM_PACKAGE);
     this.vm.copyIn(execFileSync("realpath", [process.execPath], { encoding: "utf8" }).trim(), VM_NODE);
-    this.vm.copyIn(busyboxRootfsTar(), VM_IMAGE_TAR);
+    const image = this.imageTar ?? busyboxRootfsTar();
+    this.vm.copyIn(image, VM_IMAGE_TAR);
+    if (existsSync(`${image}${IMPORT_CHANGES_SUFFIX}`))
+      this.vm.copyIn(`${image}${IMPORT_CHANGES_SUFFIX}`, `${VM_IMAGE_TAR}${IMPORT_CHANGES_SUFFIX}`);
     await this.vm.boot();
   }
 

@@ -32,10 +32,10 @@ describe("compose renderer", () => {
     assert.equal(agent.user, "1000:1000");
     assert.deepEqual(agent.security_opt, ["no-new-privileges:true", `seccomp=${SECCOMP_ON_VM}`]);
     assert.deepEqual(agent.tmpfs, [
-      "/tmp:noexec,nosuid,nodev,size=64m",
-      "/home/node/.cache:noexec,nosuid,nodev,size=64m",
-      "/home/node/.local:noexec,nosuid,nodev,size=64m",
-      "/home/node/.npm:noexec,nosuid,nodev,size=64m",
+      "/tmp:noexec,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
+      "/home/node/.cache:noexec,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
+      "/home/node/.local:noexec,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
+      "/home/node/.npm:noexec,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
     ]);
     assert.deepEqual(agent.volumes, [
       { type: "volume", source: "openclaw-state", target: "/home/node/.openclaw" },
@@ -147,8 +147,8 @@ describe("compose renderer", () => {
     const agent = agentOf(spec);
     const file = compose(spec);
     assert.deepEqual(agent.tmpfs, [
-      "/tmp:noexec,nosuid,nodev,size=64m",
-      "/var/cache/agent:noexec,nosuid,nodev,size=64m",
+      "/tmp:noexec,nosuid,nodev,size=64m,uid=10001,gid=10001,mode=0700",
+      "/var/cache/agent:noexec,nosuid,nodev,size=64m,uid=10001,gid=10001,mode=0700",
     ]);
     assert.deepEqual(agent.volumes, [{ type: "volume", source: "agent-data", target: "/data" }]);
     assert.deepEqual(file.volumes, { "agent-data": {} });
@@ -208,7 +208,9 @@ function boundaryViolations(agent: Compose, spec: MoatSpec): string[] {
   );
   for (const p of agent.ports ?? []) check(/^127\.0\.0\.1:\d+:\d+$/.test(p), `port ${p}`);
   const size = spec.hardening.tmpfsSize;
-  for (const t of agent.tmpfs ?? []) check(t.endsWith(`:noexec,nosuid,nodev,size=${size}`), `tmpfs ${t}`);
+  const [uid, gid] = agent.user.split(":");
+  const tmpfsOptions = `:noexec,nosuid,nodev,size=${size},uid=${uid},gid=${gid},mode=0700`;
+  for (const t of agent.tmpfs ?? []) check(t.endsWith(tmpfsOptions), `tmpfs ${t}`);
   for (const v of agent.volumes ?? []) {
     if (v.type === "volume") continue;
     check(v.source === "/etc/moat/openclaw/openclaw.json" && v.read_only === true, `host path ${v.source}`);

@@ -15,6 +15,7 @@ import {
   representative,
   resolverAddresses,
   tableTargets,
+  withoutOwnPort,
 } from "../../src/verify/targets.js";
 import type { Check, ContainerInspect, Observations } from "../../src/verify/types.js";
 
@@ -138,6 +139,20 @@ describe("verify: targets and judgements", () => {
     assert.equal(ls[3]?.address, "127.0.0.53%lo");
     const t = hostPortTargets(spec, ls).map((x) => `${x.host} ${x.port}`);
     assert.deepEqual(t, ["198.18.0.1 22", "127.0.0.1 22", "::1 22"]);
+  });
+
+  it("inside the container, only the agent's own port on its own loopback is left out", () => {
+    const own = spec.agent.port;
+    const targets = [
+      { kind: "tcp" as const, host: "127.0.0.1", port: own },
+      { kind: "tcp" as const, host: "::1", port: own },
+      { kind: "tcp" as const, host: "127.0.0.1", port: 22 },
+      { kind: "tcp" as const, host: "198.18.0.1", port: own },
+    ];
+    assert.deepEqual(
+      withoutOwnPort(spec, targets).map((x) => `${x.host} ${x.port}`),
+      ["127.0.0.1 22", `198.18.0.1 ${own}`],
+    );
   });
 
   it("refused means nothing opened or answered; the reached ones are named", () => {

@@ -16,6 +16,10 @@ import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 import { agentDocker } from "./rootless-docker.js";
 
 export const AGENT_RECORD = "agent.applied";
+// Next to an `--import-image` tarball, `<tar>.changes.json` may hold the image config a
+// Dockerfile would have set (user, workdir, env, command): a JSON array of `--change` lines.
+export const IMPORT_CHANGES_SUFFIX = ".changes.json";
+const IMPORT_CHANGE = /^(CMD|ENTRYPOINT|ENV|EXPOSE|LABEL|USER|WORKDIR) \S/;
 const COMPOSE_FILE = onVm(COMPOSE_PATH);
 
 export interface AgentSeen {
@@ -25,6 +29,24 @@ export interface AgentSeen {
   imagePresent: boolean;
   containerRunning: boolean;
   recorded: string | null;
+  // From the tarball's changes file; empty without one.
+  importChanges: string[];
+}
+
+// The changes file's lines, or an error naming the file and the line docker would refuse.
+export function parseImportChanges(text: string | null, file: string): string[] {
+  if (text === null) return [];
+  let lines: unknown;
+  try {
+    lines = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(lines) || lines.some((l) => typeof l !== "string"))
+    throw new Error(`${file}: want a JSON array of strings`);
+  const bad = (lines as string[]).find((l) => !IMPORT_CHANGE.test(l) || l.includes("\n"));
+  if (bad !== undefined) throw new Error(`${file}: "${bad}" is not a docker import --change line`);
+  return lines as string[];
 }
 
 export function agentFiles(ctx: PlanContext, seen: Pick<AgentSeen, "files" | "freshToken">): FileWant[] {
@@ -77,7 +99,13 @@ export function planAgent(ctx: PlanContext, seen: AgentSeen): Action[] {
   if (!seen.imagePresent && ctx.importImage) {
     actions.push({
       kind: "run",
-      argv: ["docker", "import", "-", ctx.spec.agent.image],
+      argv: [
+        "docker",
+        "import",
+        ...seen.importChanges.flatMap((c) => ["--change", c]),
+        "-",
+        ctx.spec.agent.image,
+      ],
       asAgent: true,
       stdinFile: ctx.importImage,
       why: `import ${ctx.spec.agent.image} from ${ctx.importImage}`,
@@ -163,6 +191,12 @@ export const agentStep: Step<AgentSeen> = {
       imagePresent: agentDocker(ctx.spec, ["image", "inspect", ctx.spec.agent.image]) !== null,
       containerRunning: inspect?.State?.Running === true,
       recorded: readText(`${HOST_STATE_DIR}/${AGENT_RECORD}`),
+      importChanges: ctx.importImage
+        ? parseImportChanges(
+            readText(`${ctx.importImage}${IMPORT_CHANGES_SUFFIX}`),
+            `${ctx.importImage}${IMPORT_CHANGES_SUFFIX}`,
+          )
+        : [],
     };
   },
   plan: planAgent,

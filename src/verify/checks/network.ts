@@ -14,6 +14,7 @@ import {
   label,
   resolverAddresses,
   tableTargets,
+  withoutOwnPort,
 } from "../targets.js";
 import { type Check, fail, pass, skip, type VerifyContext } from "../types.js";
 
@@ -56,7 +57,7 @@ export const containerRefused: Check = {
   run: async (ctx) => {
     if (!(await ctx.observe.container())?.State?.Running)
       return fail("the agent container is not running", "run `moat host apply --only agent`");
-    const outcomes = await probeInContainer(ctx.observe, await refusedTargets(ctx));
+    const outcomes = await probeInContainer(ctx.observe, withoutOwnPort(ctx.spec, await refusedTargets(ctx)));
     if ("missing" in outcomes) return skip(outcomes.missing);
     const verdict = judgeRefused(outcomes);
     return verdict.ok ? pass(verdict.detail) : fail(verdict.detail, FIREWALL_FIX);

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# The main job on the local default: write an example moat.yaml for the lab target, validate it,
-# render the bundle, and check the firewall with the real nft in a throwaway network namespace.
+# The main job on the local default: `moat lab` — a simulated free-tier VM on this machine
+# (network namespaces, a metadata service behind OCI's ACCEPT chain, a fake internet) running the
+# example moat.yaml's OpenClaw behind the whole perimeter, converged by `moat host apply` and
+# proven by `moat verify`. It stays up to look at; `node bin/moat.js lab down -c try/moat.yaml`
+# removes everything it made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
 npm ci --no-audit --no-fund --loglevel=error
+# The pinned OpenClaw and its Node 24, from the npm registry (once; shared with the tests).
+MOAT_OPENCLAW_PREFIX="$(bash scripts/openclaw-validator.sh)"
+export MOAT_OPENCLAW_PREFIX
 mkdir -p try
 moat() { node bin/moat.js "$@"; }
 [ -f try/moat.yaml ] || moat init --yes --target lab -c try/moat.yaml
 moat validate -c try/moat.yaml
-moat render -c try/moat.yaml --out try/bundle --json
-ns="moat-try-$$"
-ip netns add "$ns"
-trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
-for rules in try/bundle/nftables/*.nft; do
-  ip netns exec "$ns" nft -c -f "$rules"
-  echo "✓ $rules passes nft -c (checked in a throwaway namespace)"
-done
+moat render -c try/moat.yaml --out try/bundle
+moat lab down -c try/moat.yaml >/dev/null
+moat lab up -c try/moat.yaml

@@ -18,7 +18,9 @@ import {
 import { request } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
+import { IMPORT_CHANGES_SUFFIX } from "../host/steps/agent.js";
 import type { MoatSpec } from "../spec/schema.js";
+import { OPENCLAW_VERSION } from "../spec/schema.js";
 import { type CloudConfig, CONTROL_SOCKET, EVENTS_FILE } from "./cloud.js";
 import { installInstanceServices } from "./cloud-firewall.js";
 import {
@@ -29,6 +31,7 @@ import {
   namespaceExists,
   removeNamespace,
 } from "./netns.js";
+import { buildOpenclawImage } from "./openclaw-image.js";
 import { stageMoatPackage } from "./package.js";
 import { makeTestPki } from "./pki.js";
 import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
@@ -85,11 +88,11 @@ function preflight(spec: MoatSpec, imageTar: string | undefined): void {
     throw new LabError(
       "access.tailscale: the lab has no tailnet to join; remove access.tailscale for the lab",
     );
-  if (!imageTar)
+  if (!imageTar && spec.agent.profile !== "openclaw")
     throw new LabError(
       `agent.image ${spec.agent.image}: the lab reaches no container registry; pass --import-image <rootfs.tar> to import it`,
     );
-  if (!existsSync(imageTar)) throw new LabError(`--import-image: ${imageTar} does not exist`);
+  if (imageTar && !existsSync(imageTar)) throw new LabError(`--import-image: ${imageTar} does not exist`);
   const need = [
     "ip",
     "systemd-nspawn",
@@ -184,6 +187,18 @@ export async function labUp(
   progress("package", "Moat package for the VM");
   const pkg = stageMoatPackage();
 
+  let imageTar = opts.imageTar;
+  if (!imageTar) {
+    progress(
+      "image",
+      `OpenClaw ${OPENCLAW_VERSION}, built locally (the lab reaches no registry) as ${spec.agent.image}`,
+    );
+    imageTar = buildOpenclawImage({
+      ...(process.env.MOAT_OPENCLAW_PREFIX && { prefix: process.env.MOAT_OPENCLAW_PREFIX }),
+      log: (line) => progress("image", line),
+    }).tar;
+  }
+
   progress(
     "network",
     `namespaces ${world.namespaces.vm}, ${world.namespaces.cloud} (linked only to each other)`,
@@ -238,7 +253,9 @@ export async function labUp(
   for (const s of secrets) if ("file" in s.ref) vm.writeFile(s.ref.file, `${s.value}\n`, 0o600);
   vm.copyIn(pkg, VM_PACKAGE);
   vm.copyIn(realpathSync(process.execPath), VM_NODE);
-  vm.copyIn(opts.imageTar as string, VM_IMAGE_TAR);
+  vm.copyIn(imageTar, VM_IMAGE_TAR);
+  if (existsSync(`${imageTar}${IMPORT_CHANGES_SUFFIX}`))
+    vm.copyIn(`${imageTar}${IMPORT_CHANGES_SUFFIX}`, `${VM_IMAGE_TAR}${IMPORT_CHANGES_SUFFIX}`);
   const state: LabState = {
     name: spec.name,
     flavour: world.flavour,

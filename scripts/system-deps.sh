@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests and the lab need (Debian/Ubuntu). Installs only what is missing.
 set -euo pipefail
-PACKAGES=(docker.io busybox-static nftables iptables iproute2 util-linux dnsmasq-base tinyproxy curl openssh-server openssh-client fail2ban python3-systemd systemd python3 debootstrap systemd-container)
+PACKAGES=(docker.io busybox-static nftables iptables iproute2 util-linux dnsmasq-base tinyproxy curl openssh-server openssh-client fail2ban python3-systemd systemd python3 debootstrap systemd-container openssl file)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

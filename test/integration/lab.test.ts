@@ -239,6 +239,23 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
     }
   });
 
+  it("negative control: the gateway run as root (no separate user) fails host.gateway-user only", () => {
+    const dropIn = "/etc/systemd/system/moat-gateway.service.d/zz-as-root.conf";
+    // Root also needs the capabilities the sandbox took away to open the gateway user's files.
+    const asRoot =
+      "[Service]\nUser=root\nGroup=root\nPrivateUsers=no\nCapabilityBoundingSet=CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH\n";
+    const restart = () =>
+      vm.must(["sh", "-c", "systemctl daemon-reload && systemctl restart moat-gateway && sleep 1"]);
+    vm.must(["sh", "-c", `cat > ${dropIn}`], { input: asRoot });
+    try {
+      restart();
+      assert.deepEqual(failing(verify().report), ["host.gateway-user"]);
+    } finally {
+      vm.must(["rm", "-f", dropIn]);
+      restart();
+    }
+  });
+
   it("is green again once every control is restored", () => {
     const { code, report } = verify();
     assert.deepEqual(failing(report), []);

@@ -34,6 +34,10 @@ function printStep(r: StepReport): void {
   if (r.error) process.stdout.write(`    ${paint("red", r.error)}\n`);
 }
 
+// One plain line per step, for a deploy streaming this command's stderr from afar.
+export const progressLine = (r: StepReport) =>
+  `step ${r.step} ${r.status} ${(r.durationMs / 1000).toFixed(1)}s${r.error ? `: ${r.error}` : ""}`;
+
 export function registerHost(program: Command): void {
   const host = program.command("host").description("commands that run as root on the VM");
   host
@@ -44,6 +48,10 @@ export function registerHost(program: Command): void {
     .option("--only <steps>", "run only these steps (comma-separated)")
     .option("--import-image <tar>", "docker import this rootfs tarball as the agent image when it is missing")
     .option("--json", "print the report as JSON")
+    .option(
+      "--progress",
+      "with --json, also print one line per finished step on stderr (moat deploy shows them)",
+    )
     .action(
       async (opts: {
         config: string;
@@ -51,6 +59,7 @@ export function registerHost(program: Command): void {
         only?: string;
         importImage?: string;
         json?: boolean;
+        progress?: boolean;
       }) => {
         const spec = loadSpecFile(opts.config);
         const only = opts.only ? parseSteps(opts.only) : undefined;
@@ -61,7 +70,10 @@ export function registerHost(program: Command): void {
           ...(only && { only }),
           ...(opts.importImage && { importImage: opts.importImage }),
           onStep: (step, r) => {
-            if (opts.json) return;
+            if (opts.json) {
+              if (r && opts.progress) process.stderr.write(`${progressLine(r)}\n`);
+              return;
+            }
             if (!r && live) process.stdout.write(paint("dim", `… ${step}\n`));
             if (r) printStep(r);
           },

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `moat` command. Each subcommand lives in its own file and registers itself here.
 import { Command } from "commander";
+import { registerDeploy } from "./deploy.js";
 import { registerGateway } from "./gateway.js";
 import { registerHost } from "./host.js";
 import { registerInit } from "./init.js";
@@ -26,5 +27,6 @@ registerGateway(program);
 registerHost(program);
 registerVerify(program);
 registerLab(program);
+registerDeploy(program);
 
 await runMain(program);

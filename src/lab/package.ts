@@ -72,6 +72,8 @@ export function stageMoatPackage(root = packageRoot()): string {
     [
       "ci",
       "--omit=dev",
+      // ssh2's optional cpu-features is a native addon nothing on the VM uses.
+      "--omit=optional",
       "--ignore-scripts",
       "--prefer-offline",
       "--no-audit",

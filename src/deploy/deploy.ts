@@ -150,7 +150,9 @@ async function applyWithCapacityRetry(
 }
 
 function tofuIn(dir: string, progress: Progress): Tofu {
-  return { bin: findTofu(), dir: join(dir, "terraform"), onLine: (l) => progress.line(l) };
+  const bin = findTofu();
+  mkdirSync(join(dir, "terraform"), { recursive: true });
+  return { bin, dir: join(dir, "terraform"), onLine: (l) => progress.line(l) };
 }
 
 async function cloudHost(tofu: Tofu): Promise<{ host: string; instanceId?: string }> {

@@ -58,10 +58,12 @@ export function sshCandidates(
   return opts.appliedBefore ? [tailnet, direct] : [direct, tailnet];
 }
 
-// How the operator reaches the agent once deployed.
+// How the operator reaches the agent once deployed. Moat's sshd forbids TCP forwarding, so
+// without Tailscale the agent's port stays on the host's loopback.
 export function accessHint(spec: MoatSpec, endpoint: SshEndpoint, tailnetDnsName?: string): string {
-  const port = spec.agent.port;
-  if (spec.access.tailscale?.serve && tailnetDnsName) return `https://${tailnetDnsName.replace(/\.$/, "")}/`;
-  const sshPort = endpoint.port === 22 ? "" : ` -p ${endpoint.port}`;
-  return `ssh -N -L ${port}:127.0.0.1:${port}${sshPort} ${endpoint.user}@${endpoint.host}, then http://127.0.0.1:${port}/`;
+  const ts = spec.access.tailscale;
+  if (ts?.serve && tailnetDnsName) return `https://${tailnetDnsName.replace(/\.$/, "")}/ (Tailscale serve)`;
+  if (ts?.serve) return `https://${ts.hostname ?? spec.name}.<your tailnet>.ts.net/ (Tailscale serve)`;
+  const local = `127.0.0.1:${spec.agent.port} on ${endpoint.host} (loopback only; add access.tailscale to reach it from your devices)`;
+  return spec.messengers.telegram ? `your Telegram bot; the agent's API is on ${local}` : local;
 }

@@ -31,6 +31,15 @@ egress:
 export class VerifyLab extends HostLab {
   private readonly dir = mkdtempSync(join(tmpdir(), "moat-verifylab-"));
 
+  // The deploy test leaves the token to `moat deploy`, which delivers it itself.
+  constructor(
+    name: string,
+    imageTar?: string,
+    private readonly opts: { seedTelegramToken?: boolean } = {},
+  ) {
+    super(name, imageTar);
+  }
+
   override async up(specText = verifySpec()): Promise<void> {
     await super.up(specText);
     inNs(this.cloudNs, "ip", ["link", "add", "pub0", "type", "veth", "peer", "name", "pub0p"]);
@@ -58,9 +67,10 @@ export class VerifyLab extends HostLab {
     // Written from inside the VM: the copied rootfs's resolv.conf may be a symlink, and following it
     // from here would write this machine's own file.
     this.vm.must(["sh", "-c", `rm -f /etc/resolv.conf && echo 'nameserver ${OTHER_V4}' > /etc/resolv.conf`]);
-    this.vm.must(["sh", "-c", `mkdir -p /etc/moat-secrets && umask 077 && cat > ${TELEGRAM_TOKEN_FILE}`], {
-      input: `${REAL_TELEGRAM_TOKEN}\n`,
-    });
+    if (this.opts.seedTelegramToken ?? true)
+      this.vm.must(["sh", "-c", `mkdir -p /etc/moat-secrets && umask 077 && cat > ${TELEGRAM_TOKEN_FILE}`], {
+        input: `${REAL_TELEGRAM_TOKEN}\n`,
+      });
   }
 
   override async down(): Promise<void> {

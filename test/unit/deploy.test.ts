@@ -89,11 +89,17 @@ describe("deploy plan", () => {
     ]);
   });
 
-  it("points at Tailscale serve when it runs, else at an SSH tunnel", () => {
+  it("points at Tailscale serve when it runs, else says the port stays on loopback", () => {
     const spec = withTarget(OCI);
     const ep = { host: "203.0.113.7", port: 22, user: "ubuntu" };
-    assert.equal(accessHint(spec, ep, "demo-agent.tail1234.ts.net."), "https://demo-agent.tail1234.ts.net/");
-    assert.match(accessHint(spec, ep), /^ssh -N -L 18789:127\.0\.0\.1:18789 ubuntu@203\.0\.113\.7/);
+    assert.equal(
+      accessHint(spec, ep, "demo-agent.tail1234.ts.net."),
+      "https://demo-agent.tail1234.ts.net/ (Tailscale serve)",
+    );
+    const bare = specFrom(
+      `version: 1\nname: x\ntarget: ${OCI}\nagent: { profile: custom, image: "a/b:1", writablePaths: [] }\n`,
+    );
+    assert.match(accessHint(bare, ep), /^127\.0\.0\.1:18789 on 203\.0\.113\.7 \(loopback only/);
   });
 });
 

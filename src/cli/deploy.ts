@@ -1,24 +1,17 @@
 // `moat deploy`, `moat status`, `moat destroy`: run on the operator's machine.
+// The deploy modules (and the SSH library with them) load only when one of these commands runs,
+// so the gateway and host apply, which share this CLI on the VM, never pay for them.
 import * as prompts from "@clack/prompts";
 import type { Command } from "commander";
 import { DEFAULT_CAPACITY_POLICY } from "../deploy/capacity.js";
-import {
-  DeployFailed,
-  deploy,
-  destroy,
-  loadDeploySpec,
-  type Progress,
-  status,
-  type VerifyReport,
-} from "../deploy/deploy.js";
-import { HostKeyMismatch } from "../deploy/known-hosts.js";
-import { DeployRefused, isCloud } from "../deploy/plan.js";
-import { PushFailed } from "../deploy/push.js";
-import { RemoteUnfit } from "../deploy/remote.js";
-import { SshUnavailable } from "../deploy/ssh.js";
-import { TofuMissing } from "../deploy/tofu.js";
+import type { Progress, VerifyReport } from "../deploy/deploy.js";
+import { isCloud } from "../deploy/plan.js";
+import { DeployProblem } from "../deploy/problem.js";
+import { loadSpecFile } from "../spec/load.js";
 import { SecretUnavailable } from "../spec/secrets.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
+
+const deployModule = () => import("../deploy/deploy.js");
 
 const progress: Progress = {
   step: (step, text) => process.stdout.write(`${paint("bold", `▸ ${step}`)}  ${text}\n`),
@@ -30,17 +23,8 @@ async function explained<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    const known = [
-      DeployFailed,
-      DeployRefused,
-      HostKeyMismatch,
-      PushFailed,
-      RemoteUnfit,
-      SshUnavailable,
-      TofuMissing,
-      SecretUnavailable,
-    ];
-    if (known.some((k) => err instanceof k)) throw new CliFailure((err as Error).message);
+    if (err instanceof DeployProblem || err instanceof SecretUnavailable)
+      throw new CliFailure((err as Error).message);
     throw err;
   }
 }
@@ -107,6 +91,7 @@ export function registerDeploy(program: Command): void {
     )
     .option("--ssh-timeout <seconds>", "how long to wait for SSH", positiveInt("--ssh-timeout"))
     .action(async (opts: DeployFlags) => {
+      const { deploy } = await deployModule();
       const result = await explained(() =>
         deploy({
           config: opts.config,
@@ -140,6 +125,7 @@ export function registerDeploy(program: Command): void {
     .option("--json", "print the status as JSON")
     .action(async (opts: { config: string; dir?: string; identity?: string; json?: boolean }) => {
       const quiet: Progress = { step: () => {}, line: () => {} };
+      const { status } = await deployModule();
       const r = await explained(() =>
         status({
           config: opts.config,
@@ -174,7 +160,7 @@ export function registerDeploy(program: Command): void {
     .option("--dir <dir>", "deploy directory (default .moat/<name>)")
     .option("--yes", "do not ask for confirmation")
     .action(async (opts: { config: string; dir?: string; yes?: boolean }) => {
-      const { spec } = loadDeploySpec(opts.config);
+      const spec = loadSpecFile(opts.config);
       if (!isCloud(spec))
         throw new CliFailure(
           `target.kind ${spec.target.kind}: destroy removes cloud resources deploy created, and this target has none`,
@@ -190,6 +176,7 @@ export function registerDeploy(program: Command): void {
         });
         if (prompts.isCancel(sure) || !sure) throw new CliFailure("not destroyed");
       }
+      const { destroy } = await deployModule();
       await explained(() => destroy({ config: opts.config, ...(opts.dir && { dir: opts.dir }), progress }));
       process.stdout.write(`${paint("green", "✓")} destroyed ${spec.name}\n`);
     });

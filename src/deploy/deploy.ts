@@ -1,6 +1,7 @@
 // `moat deploy`, `moat status`, `moat destroy`: the imperative shell around the pure parts
 // (plan, capacity, secrets, remote facts). Render → Terraform (clouds) → SSH → push → host
 // apply → verify, each announced as it starts.
+
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { RUNTIME_NODE } from "../host/steps/packages.js";
@@ -23,6 +24,7 @@ import {
   type SshEndpoint,
   sshCandidates,
 } from "./plan.js";
+import { DeployProblem } from "./problem.js";
 import { pushImage, pushPackage, pushSecret, pushSpec } from "./push.js";
 import {
   asRoot,
@@ -47,7 +49,7 @@ import {
 } from "./state.js";
 import { findTofu, type Tofu, tofuApply, tofuDestroy, tofuInit, tofuOutputs } from "./tofu.js";
 
-export class DeployFailed extends Error {}
+export class DeployFailed extends DeployProblem {}
 
 export interface Progress {
   step(step: DeployStep | "status" | "destroy", text: string): void;

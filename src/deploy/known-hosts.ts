@@ -1,11 +1,13 @@
 // Host keys, trusted on first use and pinned after: a moat-owned file in OpenSSH's known_hosts
 // format next to the deploy state, so a changed key (a new VM at an old address, or someone in
 // the middle) stops deploy instead of handing it secrets.
+
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { DeployProblem } from "./problem.js";
 
-export class HostKeyMismatch extends Error {}
+export class HostKeyMismatch extends DeployProblem {}
 
 export interface HostKey {
   type: string;

@@ -1,8 +1,10 @@
 // What `moat deploy` does for each target, decided from the spec alone. Pure.
+
 import { sshLoginUsers } from "../render/sshd.js";
 import type { MoatSpec } from "../spec/schema.js";
+import { DeployProblem } from "./problem.js";
 
-export class DeployRefused extends Error {}
+export class DeployRefused extends DeployProblem {}
 
 export type CloudKind = "oci" | "aws";
 export type DeployStep = "render" | "terraform" | "connect" | "push" | "apply" | "verify";

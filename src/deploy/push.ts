@@ -2,11 +2,13 @@
 // directory of the login user, then root moves them into the staging directory. Secrets travel
 // only on a command's stdin into a root-only temp file beside their destination, renamed into
 // place: never on a command line, never in a file readable by the login user, never logged.
+
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { SECRETS_DIR } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import type { MoatTarball } from "./package.js";
+import { DeployProblem } from "./problem.js";
 import {
   asRoot,
   IMAGE_HASH_FILE,
@@ -20,7 +22,7 @@ import {
 import type { DeploySecret } from "./secrets.js";
 import { shellQuote as q } from "./ssh.js";
 
-export class PushFailed extends Error {}
+export class PushFailed extends DeployProblem {}
 
 export type SecretOutcome = "created" | "replaced" | "unchanged";
 

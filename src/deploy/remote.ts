@@ -1,7 +1,9 @@
 // What deploy needs to know about the VM before pushing: who it is logged in as, whether sudo
 // works, whether cloud-init finished, which Node can run Moat, and what was pushed last time.
+
 import { nodeIsRecentEnough } from "../host/distro.js";
 import { MOAT_INSTALL_DIR, STATE_DIR } from "../render/paths.js";
+import { DeployProblem } from "./problem.js";
 import { type Remote, shellQuote } from "./ssh.js";
 
 export const STAGE_DIR = "/var/cache/moat-deploy";
@@ -14,7 +16,7 @@ export const IMAGE_HASH_FILE = `${STAGE_DIR}/agent-image.sha256`;
 export const CLOUD_INIT_MARKER = `${STATE_DIR}/cloud-init.done`;
 export const CLOUD_INIT_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
 
-export class RemoteUnfit extends Error {}
+export class RemoteUnfit extends DeployProblem {}
 
 export interface RemoteFacts {
   cloudInitDone: boolean;

@@ -1,16 +1,18 @@
 // SSH to the VM with the ssh2 library: host keys pinned in Moat's own known_hosts, the key from
 // the spec/--identity or the usual ~/.ssh ids and the agent, commands with stdin (how secrets
 // travel: never on a command line) and SFTP uploads.
+
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { HostKeyMismatch, type KnownHosts, keyFromBlob } from "./known-hosts.js";
 import type { SshEndpoint } from "./plan.js";
+import { DeployProblem } from "./problem.js";
 
 const { Client, utils } = ssh2;
 
-export class SshUnavailable extends Error {}
+export class SshUnavailable extends DeployProblem {}
 
 export interface SshAuth {
   identityFile?: string;

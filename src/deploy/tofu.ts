@@ -1,10 +1,12 @@
 // OpenTofu or Terraform, whichever is installed, run in the bundle's terraform/ directory with
 // no prompts and no colour, every output line passed on as progress.
+
 import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
+import { DeployProblem } from "./problem.js";
 
-export class TofuMissing extends Error {}
+export class TofuMissing extends DeployProblem {}
 
 export function findTofu(env: NodeJS.ProcessEnv = process.env): string {
   for (const name of ["tofu", "terraform"]) {

@@ -1,0 +1,3 @@
+// Every failure deploy can explain in one line extends this, so the CLI prints it plainly (and
+// need not load the SSH library just to recognise it).
+export class DeployProblem extends Error {}

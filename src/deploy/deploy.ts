@@ -2,7 +2,8 @@
 // (plan, capacity, secrets, remote facts). Render → Terraform (clouds) → SSH → push → host
 // apply → verify, each announced as it starts.
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { RUNTIME_NODE } from "../host/steps/packages.js";
 import { renderBundle } from "../render/index.js";
@@ -11,6 +12,7 @@ import { GATEWAY_UNIT } from "../render/systemd.js";
 import { parseSpec, SpecInvalid } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { type CapacityPolicy, capacitySchedule, isOutOfCapacity } from "./capacity.js";
+import { tofuVariables } from "./cloud-vars.js";
 import { KnownHosts } from "./known-hosts.js";
 import { moatTarball } from "./package.js";
 import {
@@ -98,10 +100,13 @@ export function loadDeploySpec(config: string): { spec: MoatSpec; text: string }
 export const deployDir = (config: string, spec: MoatSpec, dir?: string) =>
   resolve(dir ?? join(dirname(config), ".moat", spec.name));
 
-const tofuVars = (spec: MoatSpec, publicKey: string, adIndex: number) => ({
-  ssh_public_key: publicKey,
-  ...(spec.target.kind === "oci" && { availability_domain_index: adIndex }),
-});
+function ociConfig(env: NodeJS.ProcessEnv): { path: string; text: string } | undefined {
+  const path = env.OCI_CLI_CONFIG_FILE || join(homedir(), ".oci", "config");
+  return existsSync(path) ? { path, text: readFileSync(path, "utf8") } : undefined;
+}
+
+const tofuVars = (spec: MoatSpec, publicKey: string, adIndex: number) =>
+  tofuVariables(spec, { publicKey, adIndex, env: process.env, ociConfig: ociConfig(process.env) });
 
 function writeBundle(spec: MoatSpec, dir: string): number {
   const artifacts = renderBundle(spec);
@@ -237,6 +242,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   // Read before anything is created, so a missing secret costs nothing.
   const secrets = readDeploySecrets(spec);
   const auth = sshAuth(opts.identity ?? (spec.target.kind === "ssh" ? spec.target.identityFile : undefined));
+  // The cloud's variables are checked now too, before anything is rendered or created.
+  const publicKey = steps.includes("terraform") ? publicKeyLine(auth) : "";
+  if (publicKey) tofuVars(spec, publicKey, 0);
   const dir = deployDir(opts.config, spec, opts.dir);
   const previous = readState(dir);
   const now = new Date().toISOString();
@@ -252,7 +260,6 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
   let host: string;
   if (steps.includes("terraform")) {
-    const publicKey = publicKeyLine(auth);
     const tofu = tofuIn(dir, progress);
     progress.step("terraform", `${tofu.bin} init and apply in ${tofu.dir}`);
     const init = await tofuInit(tofu);

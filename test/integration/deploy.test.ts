@@ -124,7 +124,12 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     );
 
   before(async () => {
-    mkdirSync(home);
+    mkdirSync(join(home, ".oci"), { recursive: true });
+    // What OCI's console snippet puts there; the provider (here: the fake) reads the key itself.
+    writeFileSync(
+      join(home, ".oci/config"),
+      "[DEFAULT]\nregion=eu-frankfurt-1\ntenancy=ocid1.tenancy.oc1..deploytest\n",
+    );
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "moat-deploy-test", "-f", key]);
     writeFileSync(tokenFile, `${TELEGRAM_TOKEN}\n`, { mode: 0o600 });
     writeFileSync(
@@ -276,6 +281,7 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     for (const l of applies) {
       assert.match(l, /^apply -auto-approve -input=false -no-color /);
       assert.match(l, /-var=ssh_public_key=ssh-ed25519 AAAA\S+ moat-deploy-test/);
+      assert.match(l, /-var=tenancy_ocid=ocid1\.tenancy\.oc1\.\.deploytest/);
     }
     assert.match(r.stdout, /▸ terraform/);
     assert.match(r.stdout, /apply, attempt 1 of 6, availability domain index 0/);
@@ -283,6 +289,9 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     assert.match(r.stdout, /OCI is out of host capacity in availability domain index 1/);
     assert.match(r.stdout, /oci_core_instance\.moat: Creation complete/);
     assert.match(r.stdout, /perimeter holds/);
+    assert.ok(
+      existsSync(join(ociDir, "terraform/main.tf")) && existsSync(join(ociDir, "cloud-init/user-data.yaml")),
+    );
     const state = JSON.parse(readFileSync(join(ociDir, ".moat-deploy.json"), "utf8"));
     assert.equal(state.adIndex, 2);
     assert.equal(state.instanceId, "ocid1.instance.oc1..fake1");
@@ -339,7 +348,7 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     assert.equal(r.code, 0, show(r));
     assert.match(
       tofuCalls().at(-1) ?? "",
-      /^destroy -auto-approve -input=false -no-color -var=ssh_public_key=ssh-ed25519 \S+ \S+ -var=availability_domain_index=2$/,
+      /^destroy -auto-approve -input=false -no-color -var=ssh_public_key=ssh-ed25519 \S+ \S+ -var=availability_domain_index=2 -var=tenancy_ocid=ocid1\.tenancy\.oc1\.\.deploytest$/,
     );
     assert.match(r.stdout, /Destroy complete!/);
     assert.ok(!existsSync(join(ociDir, "terraform/terraform.tfstate")));

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { capacitySchedule, isOutOfCapacity } from "../../src/deploy/capacity.js";
+import { ociTenancy, tofuVariables } from "../../src/deploy/cloud-vars.js";
 import {
   fingerprint,
   HostKeyMismatch,
@@ -100,6 +101,55 @@ describe("deploy plan", () => {
       `version: 1\nname: x\ntarget: ${OCI}\nagent: { profile: custom, image: "a/b:1", writablePaths: [] }\n`,
     );
     assert.match(accessHint(bare, ep), /^127\.0\.0\.1:18789 on 203\.0\.113\.7 \(loopback only/);
+  });
+});
+
+describe("Terraform variables", () => {
+  const CONFIG =
+    "[DEFAULT]\nuser=ocid1.user.oc1..u\ntenancy=ocid1.tenancy.oc1..default\n\n[WORK]\ntenancy = ocid1.tenancy.oc1..work\n";
+  const inputs = (env: NodeJS.ProcessEnv = {}, text = CONFIG) => ({
+    publicKey: "ssh-ed25519 AAAA k",
+    adIndex: 2,
+    env,
+    ociConfig: { path: "/home/u/.oci/config", text },
+  });
+
+  it("passes the key, the AD index and the tenancy from the profile in ~/.oci/config", () => {
+    assert.deepEqual(tofuVariables(withTarget(OCI), inputs()), {
+      ssh_public_key: "ssh-ed25519 AAAA k",
+      availability_domain_index: 2,
+      tenancy_ocid: "ocid1.tenancy.oc1..default",
+    });
+    assert.equal(
+      tofuVariables(withTarget(OCI), inputs({ TF_VAR_oci_config_profile: "WORK" })).tenancy_ocid,
+      "ocid1.tenancy.oc1..work",
+    );
+    assert.equal(ociTenancy(CONFIG, "NONE"), undefined);
+  });
+
+  it("leaves to the environment what it sets, and AWS needs only the key", () => {
+    assert.equal(
+      tofuVariables(withTarget(OCI), inputs({ TF_VAR_tenancy_ocid: "x" })).tenancy_ocid,
+      undefined,
+    );
+    const inCompartment = withTarget("{ kind: oci, region: r, compartmentId: ocid1.compartment.oc1..c }");
+    assert.equal(tofuVariables(inCompartment, inputs({}, "")).tenancy_ocid, undefined);
+    assert.deepEqual(tofuVariables(withTarget("{ kind: aws, region: eu-central-1 }"), inputs()), {
+      ssh_public_key: "ssh-ed25519 AAAA k",
+    });
+  });
+
+  it("refuses, saying what to set, when the tenancy or an existing VCN's subnet is unknown", () => {
+    assert.throws(
+      () => tofuVariables(withTarget(OCI), inputs({}, "[OTHER]\n")),
+      /tenancy=.*\[DEFAULT\].*TF_VAR_tenancy_ocid/,
+    );
+    const inVcn = withTarget("{ kind: oci, region: r, vcnId: ocid1.vcn.oc1..v }");
+    assert.throws(() => tofuVariables(inVcn, inputs()), /TF_VAR_subnet_cidr/);
+    assert.equal(
+      tofuVariables(inVcn, inputs({ TF_VAR_subnet_cidr: "10.0.42.0/24" })).tenancy_ocid,
+      "ocid1.tenancy.oc1..default",
+    );
   });
 });
 

@@ -14,7 +14,7 @@ import type { MoatSpec } from "../spec/schema.js";
 import { type CapacityPolicy, capacitySchedule, isOutOfCapacity } from "./capacity.js";
 import { tofuVariables } from "./cloud-vars.js";
 import { KnownHosts } from "./known-hosts.js";
-import { moatTarball } from "./package.js";
+import { type MoatTarball, moatTarball } from "./package.js";
 import {
   accessHint,
   DeployRefused,
@@ -229,7 +229,20 @@ async function connect(
   return reachHost(candidates, auth, new KnownHosts(join(dir, KNOWN_HOSTS_FILE)), {
     timeoutMs,
     onWait: (m) => progress.line(m),
+    authRefusedIsFinal: !isCloud(spec),
   });
+}
+
+// Building from a checkout runs tsc and `npm ci`; their failure is the operator's to fix, not a bug.
+function packageOrExplain(): MoatTarball {
+  try {
+    return moatTarball();
+  } catch (err) {
+    const e = err as Error & { stderr?: Buffer | string };
+    throw new DeployFailed(
+      `preparing the Moat package to upload failed: ${e.message}${e.stderr ? `\n${e.stderr}` : ""}`,
+    );
+  }
 }
 
 export async function deploy(opts: DeployOptions): Promise<DeployResult> {
@@ -310,7 +323,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const node = pickNode(facts);
 
     progress.step("push", "push Moat, the spec and the secrets");
-    const tar = moatTarball();
+    const tar = packageOrExplain();
     progress.line(
       (await pushPackage(p, tar, facts)) ? "Moat package uploaded" : "Moat package already there",
     );

@@ -191,7 +191,14 @@ export async function reachHost(
   candidates: readonly SshEndpoint[],
   auth: SshAuth,
   knownHosts: KnownHosts,
-  opts: { timeoutMs: number; onWait?: (message: string) => void; pollMs?: number },
+  // authRefusedIsFinal: an existing host that refuses the key will not change its mind (a new
+  // cloud VM may simply not have installed it yet).
+  opts: {
+    timeoutMs: number;
+    onWait?: (message: string) => void;
+    pollMs?: number;
+    authRefusedIsFinal?: boolean;
+  },
 ): Promise<Remote> {
   const started = Date.now();
   const errors = new Map<string, string>();
@@ -201,7 +208,13 @@ export async function reachHost(
         return await connectSsh(c, auth, knownHosts, 15_000);
       } catch (err) {
         if (err instanceof HostKeyMismatch) throw err;
-        errors.set(`${c.user}@${c.host}:${c.port}`, (err as Error).message);
+        const where = `${c.user}@${c.host}:${c.port}`;
+        const message = (err as Error).message;
+        if (opts.authRefusedIsFinal && /authentication methods failed/i.test(message))
+          throw new SshUnavailable(
+            `${where} refused the key (${message}); check target.user and the key (-i)`,
+          );
+        errors.set(where, message);
       }
     }
     const elapsed = Date.now() - started;

@@ -361,6 +361,16 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     assert.match(ssh.stderr, /target\.kind ssh: destroy removes cloud resources deploy created/);
   });
 
+  it("an existing host refusing the key fails at once, naming the user and key", () => {
+    const other = join(work, "other_key");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+    const started = Date.now();
+    const r = moat(["deploy", "-c", "ssh.yaml", "--dir", sshDir, "-i", other]);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /root@203\.0\.113\.2:22 refused the key .*check target\.user and the key/);
+    assert.ok(Date.now() - started < 30_000, "no waiting for a key that will not be accepted");
+  });
+
   it("negative control: a changed host key stops deploy before anything is pushed", () => {
     lab.vm.must([
       "sh",

@@ -17,6 +17,7 @@ import { KnownHosts } from "./known-hosts.js";
 import { type MoatTarball, moatTarball } from "./package.js";
 import {
   accessHint,
+  cloudSshProblem,
   DeployRefused,
   type DeployStep,
   deploySteps,
@@ -250,7 +251,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const { spec, text } = loadDeploySpec(opts.config);
   const steps = deploySteps(spec);
   const user = loginUser(spec, opts.sshUser);
-  const locked = loginProblem(spec, user);
+  const locked = loginProblem(spec, user) ?? cloudSshProblem(spec);
   if (locked) throw new DeployRefused(locked);
   // Read before anything is created, so a missing secret costs nothing.
   const secrets = readDeploySecrets(spec);

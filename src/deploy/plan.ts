@@ -46,6 +46,13 @@ export function loginProblem(spec: MoatSpec, user: string): string | null {
   return `deploy logs in as ${user}, but host apply will allow SSH only for ${allowed.join(", ")} (access.sshUsers): add ${user} there or pass --ssh-user`;
 }
 
+// The rendered cloud firewall lets SSH in only from access.allowFrom, and deploy needs SSH before
+// Tailscale exists (host apply brings it up), so a cloud deploy with an empty list could never connect.
+export function cloudSshProblem(spec: MoatSpec): string | null {
+  if (!isCloud(spec) || spec.access.allowFrom.length) return null;
+  return "access.allowFrom is empty, and the cloud firewall opens SSH only to it: add the address deploy connects from (e.g. your public IP as 198.51.100.7/32)";
+}
+
 // Where to reach the host, in the order to try. Once Tailscale has closed public SSH (after the
 // first successful apply), its MagicDNS name is tried first; the public address stays as a fallback.
 export function sshCandidates(

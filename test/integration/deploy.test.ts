@@ -141,7 +141,10 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     );
     writeFileSync(
       join(work, "oci.yaml"),
-      specYaml("{ kind: oci, region: eu-frankfurt-1 }").replace("TOKEN_FILE", tokenFile),
+      specYaml("{ kind: oci, region: eu-frankfurt-1 }")
+        .replace("TOKEN_FILE", tokenFile)
+        // The cloud firewall's SSH rule: the operator's address.
+        .replace("  sshUsers: [root]\n", `  sshUsers: [root]\n  allowFrom: [${OP_ADDR}/32]\n`),
     );
     fakeTofuBin = installFakeTofu(work);
     await lab.up();

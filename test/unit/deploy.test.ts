@@ -18,6 +18,7 @@ import {
 } from "../../src/deploy/known-hosts.js";
 import {
   accessHint,
+  cloudSshProblem,
   DeployRefused,
   deploySteps,
   loginProblem,
@@ -68,6 +69,18 @@ describe("deploy plan", () => {
     assert.equal(loginUser(withTarget(OCI), "root"), "root");
     assert.equal(loginProblem(withTarget(OCI), "ubuntu"), null);
     assert.match(loginProblem(withTarget(OCI), "root") ?? "", /access\.sshUsers/);
+  });
+
+  it("refuses a cloud deploy whose firewall would let no SSH in", () => {
+    assert.match(cloudSshProblem(withTarget(OCI)) ?? "", /access\.allowFrom is empty/);
+    const open = specFrom(
+      EXAMPLE_YAML.replace("target: { kind: lab }", `target: ${OCI}`).replace(
+        "access:\n",
+        "access:\n  allowFrom: [198.51.100.7/32]\n",
+      ),
+    );
+    assert.equal(cloudSshProblem(open), null);
+    assert.equal(cloudSshProblem(withTarget(SSH)), null);
   });
 
   it("tries Tailscale first once applied (public SSH is closed then), the address first before", () => {

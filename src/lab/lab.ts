@@ -18,7 +18,8 @@ import {
 import { request } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
-import type { MoatSpec } from "../spec/schema.js";
+import { IMPORT_CHANGES_SUFFIX } from "../host/steps/agent.js";
+import { type MoatSpec, OPENCLAW_VERSION } from "../spec/schema.js";
 import { type CloudConfig, CONTROL_SOCKET, EVENTS_FILE } from "./cloud.js";
 import { installInstanceServices } from "./cloud-firewall.js";
 import {
@@ -29,6 +30,7 @@ import {
   namespaceExists,
   removeNamespace,
 } from "./netns.js";
+import { buildOpenclawImage } from "./openclaw-image.js";
 import { stageMoatPackage } from "./package.js";
 import { makeTestPki } from "./pki.js";
 import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
@@ -85,11 +87,12 @@ function preflight(spec: MoatSpec, imageTar: string | undefined): void {
     throw new LabError(
       "access.tailscale: the lab has no tailnet to join; remove access.tailscale for the lab",
     );
-  if (!imageTar)
+  // The openclaw profile's image is built here from the pinned npm packages (openclaw-image.ts).
+  if (!imageTar && spec.agent.profile !== "openclaw")
     throw new LabError(
       `agent.image ${spec.agent.image}: the lab reaches no container registry; pass --import-image <rootfs.tar> to import it`,
     );
-  if (!existsSync(imageTar)) throw new LabError(`--import-image: ${imageTar} does not exist`);
+  if (imageTar && !existsSync(imageTar)) throw new LabError(`--import-image: ${imageTar} does not exist`);
   const need = [
     "ip",
     "systemd-nspawn",
@@ -150,6 +153,15 @@ async function startCloud(dir: string, cloudNs: string): Promise<number> {
   );
 }
 
+// Imported under the spec's image name (the pinned official one by default), so the same moat.yaml
+// runs in the lab and on a real VM, where that image is pulled.
+function openclawImage(spec: MoatSpec, progress: Progress): string {
+  progress("image", `OpenClaw ${OPENCLAW_VERSION} image for ${spec.agent.image}: from npm, no registry`);
+  const prefix = process.env.MOAT_OPENCLAW_PREFIX;
+  const image = buildOpenclawImage({ ...(prefix && { prefix }), log: (line) => progress("image", line) });
+  return image.tar;
+}
+
 export interface UpOptions {
   specPath: string;
   specText: string;
@@ -183,6 +195,8 @@ export async function labUp(
   const base = ensureBaseRootfs();
   progress("package", "Moat package for the VM");
   const pkg = stageMoatPackage();
+
+  const imageTar = opts.imageTar ?? openclawImage(spec, progress);
 
   progress(
     "network",
@@ -238,7 +252,9 @@ export async function labUp(
   for (const s of secrets) if ("file" in s.ref) vm.writeFile(s.ref.file, `${s.value}\n`, 0o600);
   vm.copyIn(pkg, VM_PACKAGE);
   vm.copyIn(realpathSync(process.execPath), VM_NODE);
-  vm.copyIn(opts.imageTar as string, VM_IMAGE_TAR);
+  vm.copyIn(imageTar, VM_IMAGE_TAR);
+  if (existsSync(`${imageTar}${IMPORT_CHANGES_SUFFIX}`))
+    vm.copyIn(`${imageTar}${IMPORT_CHANGES_SUFFIX}`, `${VM_IMAGE_TAR}${IMPORT_CHANGES_SUFFIX}`);
   const state: LabState = {
     name: spec.name,
     flavour: world.flavour,

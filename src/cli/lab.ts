@@ -23,7 +23,10 @@ export function registerLab(program: Command): void {
     .command("up")
     .description("build the lab, converge its VM with host apply and run verify inside (root)")
     .option(...configOption)
-    .option("--import-image <tar>", "the agent image as a rootfs tarball (the lab reaches no registry)")
+    .option(
+      "--import-image <tar>",
+      "the agent image as a rootfs tarball (the lab reaches no registry; for the openclaw profile it is built from npm when omitted)",
+    )
     .action(async (opts: { config: string; importImage?: string }) => {
       const spec = loadSpecFile(opts.config);
       const started = performance.now();

@@ -19,8 +19,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
 import { IMPORT_CHANGES_SUFFIX } from "../host/steps/agent.js";
-import type { MoatSpec } from "../spec/schema.js";
-import { OPENCLAW_VERSION } from "../spec/schema.js";
+import { type MoatSpec, OPENCLAW_VERSION } from "../spec/schema.js";
 import { type CloudConfig, CONTROL_SOCKET, EVENTS_FILE } from "./cloud.js";
 import { installInstanceServices } from "./cloud-firewall.js";
 import {
@@ -88,6 +87,7 @@ function preflight(spec: MoatSpec, imageTar: string | undefined): void {
     throw new LabError(
       "access.tailscale: the lab has no tailnet to join; remove access.tailscale for the lab",
     );
+  // The openclaw profile's image is built here from the pinned npm packages (openclaw-image.ts).
   if (!imageTar && spec.agent.profile !== "openclaw")
     throw new LabError(
       `agent.image ${spec.agent.image}: the lab reaches no container registry; pass --import-image <rootfs.tar> to import it`,
@@ -153,6 +153,15 @@ async function startCloud(dir: string, cloudNs: string): Promise<number> {
   );
 }
 
+// Imported under the spec's image name (the pinned official one by default), so the same moat.yaml
+// runs in the lab and on a real VM, where that image is pulled.
+function openclawImage(spec: MoatSpec, progress: Progress): string {
+  progress("image", `OpenClaw ${OPENCLAW_VERSION} image for ${spec.agent.image}: from npm, no registry`);
+  const prefix = process.env.MOAT_OPENCLAW_PREFIX;
+  const image = buildOpenclawImage({ ...(prefix && { prefix }), log: (line) => progress("image", line) });
+  return image.tar;
+}
+
 export interface UpOptions {
   specPath: string;
   specText: string;
@@ -187,17 +196,7 @@ export async function labUp(
   progress("package", "Moat package for the VM");
   const pkg = stageMoatPackage();
 
-  let imageTar = opts.imageTar;
-  if (!imageTar) {
-    progress(
-      "image",
-      `OpenClaw ${OPENCLAW_VERSION}, built locally (the lab reaches no registry) as ${spec.agent.image}`,
-    );
-    imageTar = buildOpenclawImage({
-      ...(process.env.MOAT_OPENCLAW_PREFIX && { prefix: process.env.MOAT_OPENCLAW_PREFIX }),
-      log: (line) => progress("image", line),
-    }).tar;
-  }
+  const imageTar = opts.imageTar ?? openclawImage(spec, progress);
 
   progress(
     "network",

@@ -19,7 +19,7 @@ export const AGENT_RECORD = "agent.applied";
 // Next to an `--import-image` tarball, `<tar>.changes.json` may hold the image config a
 // Dockerfile would have set (user, workdir, env, command): a JSON array of `--change` lines.
 export const IMPORT_CHANGES_SUFFIX = ".changes.json";
-const IMPORT_CHANGE = /^(CMD|ENTRYPOINT|ENV|EXPOSE|LABEL|USER|WORKDIR) \S/;
+const IMPORT_CHANGE = /^(CMD|ENTRYPOINT|ENV|EXPOSE|USER|WORKDIR) \S/;
 const COMPOSE_FILE = onVm(COMPOSE_PATH);
 
 export interface AgentSeen {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned OpenClaw and the Node 24 it requires into a cache prefix (not the repo's
-# dependencies: ~800 MB), so the tests can run OpenClaw's own `config validate` on our config.
+# dependencies: ~800 MB), so the tests can run OpenClaw's own `config validate` on our config
+# and build the lab's OpenClaw image from it (vendor/openclaw-image pins every package).
 # Prints the prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,10 @@ case "$(uname -m)" in
 esac
 prefix="${MOAT_OPENCLAW_PREFIX:-$PWD/.cache/openclaw-$version}"
 if [ ! -x "$prefix/node_modules/$node_pkg/bin/node" ] || [ ! -d "$prefix/node_modules/openclaw" ]; then
-  echo "moat: installing openclaw@$version and $node_pkg@24 into $prefix (once)" >&2
-  npm install --prefix "$prefix" --ignore-scripts --no-audit --no-fund --loglevel=error \
-    "openclaw@$version" "$node_pkg@24.21.0" >&2
+  echo "moat: installing openclaw@$version and $node_pkg into $prefix (once)" >&2
+  # The lab image's pinned set (every package by version and integrity), so the lab can reuse it.
+  mkdir -p "$prefix"
+  cp vendor/openclaw-image/package.json vendor/openclaw-image/package-lock.json "$prefix/"
+  (cd "$prefix" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
 fi
 echo "$prefix"

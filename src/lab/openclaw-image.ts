@@ -25,6 +25,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
+import { packageRoot } from "../host/runtime.js";
 import { IMPORT_CHANGES_SUFFIX } from "../host/steps/agent.js";
 import { OPENCLAW_HOME, OPENCLAW_VOLUMES, OPENCLAW_WRITABLE_PATHS } from "../render/openclaw.js";
 import { OPENCLAW_VERSION } from "../spec/schema.js";
@@ -70,49 +71,66 @@ const sh = (cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Proc
     ...opts,
   });
 
-const installedVersion = (prefix: string, pkg: string): string | undefined => {
-  try {
-    return JSON.parse(readFileSync(join(prefix, "node_modules", pkg, "package.json"), "utf8")).version;
-  } catch {
-    return undefined;
-  }
+// Every package of the image, pinned by version and integrity: vendor/openclaw-image holds the
+// package.json and the lockfile `npm ci` installs from (both Node 24 builds are optional
+// dependencies, so npm installs the one for this machine).
+export const PINNED_DIR = join(packageRoot(), "vendor/openclaw-image");
+type LockEntry = { version?: string; integrity?: string };
+const lockPackages = (file: string): Record<string, LockEntry> => {
+  const lock = JSON.parse(readFileSync(file, "utf8"));
+  const { "": _root, ...packages } = lock.packages as Record<string, LockEntry>;
+  return packages;
 };
 
-function prefixProblem(prefix: string): string | undefined {
-  const found = installedVersion(prefix, "openclaw");
-  if (found !== OPENCLAW_VERSION) return `openclaw ${found ?? "missing"}, want ${OPENCLAW_VERSION}`;
-  const node = installedVersion(prefix, nodePackage());
-  if (node !== NODE_VERSION) return `${nodePackage()} ${node ?? "missing"}, want ${NODE_VERSION}`;
-  if (!existsSync(join(prefix, "package-lock.json"))) return "no package-lock.json";
+// Why an installed prefix is not the pinned set: a package missing, or not the pinned one.
+export function prefixProblem(
+  installed: Record<string, LockEntry> | undefined,
+  pinned: Record<string, LockEntry>,
+): string | undefined {
+  if (!installed) return "no node_modules/.package-lock.json (not installed by npm 7 or later)";
+  for (const need of ["node_modules/openclaw", `node_modules/${nodePackage()}`])
+    if (!installed[need]) return `${need.slice("node_modules/".length)} is not installed`;
+  for (const [path, got] of Object.entries(installed)) {
+    const want = pinned[path];
+    if (!want || want.version !== got.version || want.integrity !== got.integrity)
+      return `${path.replace(/^.*node_modules\//, "")}@${got.version} is not the pinned ${want?.version ?? "set"}`;
+  }
   return undefined;
 }
 
+// npm's record of what it installed (its hidden lockfile), not what a lockfile asked for.
+const installedLock = (prefix: string) => {
+  const file = join(prefix, "node_modules/.package-lock.json");
+  return existsSync(file) ? lockPackages(file) : undefined;
+};
+const pinnedLock = () => lockPackages(join(PINNED_DIR, "package-lock.json"));
+
 // Scripts stay off: nothing from the registry runs while installing. OpenClaw's own postinstall
-// is run afterwards with the pinned Node, inside the image staging (completeLifecycle).
+// is run afterwards, unprivileged, inside the image staging (completeLifecycle).
 function ensurePrefix(opts: OpenclawImageOptions, cacheDir: string, log: (l: string) => void): string {
+  const pinned = pinnedLock();
+  for (const [pkg, version] of [
+    ["openclaw", OPENCLAW_VERSION],
+    [nodePackage(), NODE_VERSION],
+  ] as const)
+    if (pinned[`node_modules/${pkg}`]?.version !== version)
+      throw new Error(
+        `${PINNED_DIR}/package-lock.json pins ${pkg} ${pinned[`node_modules/${pkg}`]?.version}, not ${version}`,
+      );
   if (opts.prefix) {
-    const problem = prefixProblem(opts.prefix);
+    const problem = prefixProblem(installedLock(opts.prefix), pinned);
     if (problem) throw new Error(`npm prefix ${opts.prefix} is not usable: ${problem}`);
     return opts.prefix;
   }
   const prefix = join(cacheDir, `npm-openclaw-${OPENCLAW_VERSION}-node-${NODE_VERSION}-${process.arch}`);
-  if (!prefixProblem(prefix)) return prefix;
-  log(`installing openclaw@${OPENCLAW_VERSION} and ${nodePackage()}@${NODE_VERSION} with npm (once)`);
+  if (!prefixProblem(installedLock(prefix), pinned)) return prefix;
+  log(`installing openclaw@${OPENCLAW_VERSION} and ${nodePackage()}@${NODE_VERSION} with npm ci (once)`);
   rmSync(prefix, { recursive: true, force: true });
   mkdirSync(prefix, { recursive: true });
-  sh("npm", [
-    "install",
-    "--prefix",
-    prefix,
-    "--ignore-scripts",
-    "--no-audit",
-    "--no-fund",
-    "--loglevel=error",
-    `openclaw@${OPENCLAW_VERSION}`,
-    `${nodePackage()}@${NODE_VERSION}`,
-  ]);
-  const problem = prefixProblem(prefix);
-  if (problem) throw new Error(`npm install into ${prefix} did not give the pinned versions: ${problem}`);
+  for (const f of ["package.json", "package-lock.json"]) copyFileSync(join(PINNED_DIR, f), join(prefix, f));
+  sh("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: prefix });
+  const problem = prefixProblem(installedLock(prefix), pinned);
+  if (problem) throw new Error(`npm ci into ${prefix} did not give the pinned packages: ${problem}`);
   return prefix;
 }
 
@@ -137,12 +155,12 @@ export function importChanges(): string[] {
   ];
 }
 
-function hashInputs(prefix: string, hostFiles: string[]): string {
+// The npm packages count by the pinned lockfile (a prefix is checked against it before use).
+function hashInputs(hostFiles: string[]): string {
   const h = createHash("sha256");
   h.update(JSON.stringify({ LAYOUT_VERSION, OPENCLAW_VERSION, NODE_VERSION, arch: process.arch }));
   h.update(JSON.stringify(importChanges()));
-  h.update(readFileSync(join(prefix, "package-lock.json")));
-  h.update(readFileSync(join(prefix, "node_modules", nodePackage(), "bin/node")));
+  h.update(JSON.stringify(pinnedLock()));
   for (const f of hostFiles) h.update(f).update(readFileSync(f));
   return h.digest("hex").slice(0, 16);
 }
@@ -205,10 +223,16 @@ function stageSkeleton(root: string, node: string, busybox: string, libs: string
 
 // The package ships a marker its postinstall removes; a marker left in place makes OpenClaw try
 // to finish the install at start-up, writing into /app, which is read-only in the container.
+// The script is the registry's code, so it runs as nobody, able to write only its own copy.
 function completeLifecycle(app: string, node: string): void {
   const script = join(app, "scripts/postinstall-bundled-plugins.mjs");
-  if (existsSync(script))
-    sh(node, [script], { cwd: app, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: app } });
+  if (existsSync(script)) {
+    sh("chown", ["-R", "65534:65534", app]);
+    sh("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", node, script], {
+      cwd: app,
+      env: { PATH: "/usr/bin:/bin", HOME: app },
+    });
+  }
   for (const marker of [".openclaw-lifecycle-pending", "dist/openclaw-install-guard"])
     if (existsSync(join(app, marker))) throw new Error(`openclaw's install left ${marker} behind`);
 }
@@ -225,7 +249,7 @@ export function buildOpenclawImage(opts: OpenclawImageOptions = {}): OpenclawIma
     throw new Error(`${busybox} is not a static busybox (install busybox-static)`);
   const libs = linkedLibraries(node);
   const caFiles = ["/etc/ssl/certs/ca-certificates.crt"].filter((f) => existsSync(f));
-  const key = hashInputs(prefix, [busybox, ...libs, ...caFiles]);
+  const key = hashInputs([busybox, ...libs, ...caFiles]);
   const tar = join(cacheDir, `openclaw-${OPENCLAW_VERSION}-${process.arch}-${key}.tar`);
   const changes = importChanges();
   if (existsSync(tar) && existsSync(`${tar}${IMPORT_CHANGES_SUFFIX}`)) {
@@ -244,7 +268,8 @@ export function buildOpenclawImage(opts: OpenclawImageOptions = {}): OpenclawIma
     const app = join(work, APP);
     sh("cp", ["-a", join(prefix, "node_modules/openclaw"), app]);
     log("running openclaw's postinstall with the pinned Node");
-    completeLifecycle(app, node);
+    // The staged copy of Node: the prefix may sit where nobody cannot read it.
+    completeLifecycle(app, join(root, "usr/local/bin/node"));
     const partial = `${tar}.partial-${process.pid}`;
     const owned = ["--numeric-owner", "--owner=0", "--group=0"];
     log("writing the tarball");

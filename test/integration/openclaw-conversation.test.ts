@@ -5,7 +5,6 @@
 // as sendMessage. A stranger's message reaches neither the LLM nor OpenClaw's logs. Needs an npm
 // prefix holding openclaw and Node 24 (MOAT_OPENCLAW_PREFIX, see scripts/openclaw-validator.sh).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +13,7 @@ import { labEvents, labVm, pushTelegramUpdates, readState } from "../../src/lab/
 import type { LabVm } from "../../src/lab/vm.js";
 import { UNLISTED_SITE } from "../../src/lab/world.js";
 import { AS_AGENT } from "../support/host-lab.js";
+import { labCli } from "../support/lab-cli.js";
 
 const prefix = process.env.MOAT_OPENCLAW_PREFIX ?? "";
 const skip =
@@ -25,7 +25,6 @@ const NAME = "occhat";
 const OWNER = 111111;
 const STRANGER = 222222;
 const CONTAINER = `moat-${NAME}-agent`;
-const REPO = new URL("../..", import.meta.url).pathname;
 const SPEC = `version: 1
 name: ${NAME}
 target: { kind: lab, flavour: oci }
@@ -59,13 +58,7 @@ describe("a Telegram conversation with the real OpenClaw in moat lab", {
   timeout: 900_000,
 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-lab-occhat-"));
-  const moat = (...args: string[]) =>
-    spawnSync(process.execPath, [join(REPO, "bin/moat.js"), ...args, "-c", join(dir, "moat.yaml")], {
-      cwd: dir,
-      encoding: "utf8",
-      timeout: 900_000,
-      env: { ...process.env, NO_COLOR: "1" },
-    });
+  const moat = labCli(dir);
   let vm: LabVm;
   const events = (kind: string) => labEvents(NAME).filter((e) => e.kind === kind);
   const sendMessages = (chat: number) =>

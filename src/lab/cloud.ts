@@ -6,6 +6,7 @@
 import { appendFileSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttp, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttps } from "node:https";
+import type { Server as NetServer } from "node:net";
 import { join } from "node:path";
 import { serveDns } from "./fakes/dns.js";
 import { FakeLlm } from "./fakes/llm.js";
@@ -26,7 +27,7 @@ export interface CloudConfig {
 export const EVENTS_FILE = "events.jsonl";
 export const CONTROL_SOCKET = "control.sock";
 
-const listen = (server: ReturnType<typeof createHttp>, port: number, host: string) =>
+const listen = (server: NetServer, port: number, host: string) =>
   new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ port, host, ipv6Only: host.includes(":") }, () => resolve());
@@ -77,7 +78,7 @@ export async function runCloud(stateDir: string): Promise<void> {
       res.end(`moat lab: the ${site} website\n`);
     };
     await listen(createHttp(page), 80, address);
-    await listen(createHttps(cfg.tls, page) as unknown as ReturnType<typeof createHttp>, 443, address);
+    await listen(createHttps(cfg.tls, page), 443, address);
   }
 
   const socket = join(stateDir, CONTROL_SOCKET);

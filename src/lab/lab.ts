@@ -34,7 +34,7 @@ import { buildOpenclawImage } from "./openclaw-image.js";
 import { stageMoatPackage } from "./package.js";
 import { makeTestPki } from "./pki.js";
 import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
-import { LabVm } from "./vm.js";
+import { LabVm, processAlive } from "./vm.js";
 import { LAB_ADDRESSES, labNamespaces, labSecrets, labWorld } from "./world.js";
 
 export const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
@@ -73,8 +73,6 @@ export function labVm(state: LabState): LabVm {
     state.nspawnPid,
   );
 }
-
-const alive = (pid: number) => pid > 0 && existsSync(`/proc/${pid}`);
 
 export class LabError extends Error {}
 
@@ -178,7 +176,7 @@ export async function labUp(
   const world = labWorld(spec);
   const dir = stateDir(spec.name);
   const existing = readState(spec.name);
-  if (existing && alive(existing.nspawnPid))
+  if (existing && processAlive(existing.nspawnPid))
     throw new LabError(
       `lab ${spec.name} is already up; \`moat lab verify\` checks it, \`moat lab down\` removes it`,
     );
@@ -285,7 +283,8 @@ const VM_JUNIT = "/root/moat-verify-junit.xml";
 // `moat verify` inside the VM; a JUnit report is written there and copied out to `junitOut`.
 export function labVerify(name: string, args: string[], junitOut?: string): number {
   const state = readState(name);
-  if (!state || !alive(state.nspawnPid)) throw new LabError(`lab ${name} is not up; \`moat lab up\` first`);
+  if (!state || !processAlive(state.nspawnPid))
+    throw new LabError(`lab ${name} is not up; \`moat lab up\` first`);
   const junit = junitOut ? ["--junit", VM_JUNIT] : [];
   const code = labVm(state).execInherit([
     VM_NODE,
@@ -304,12 +303,12 @@ export function labVerify(name: string, args: string[], junitOut?: string): numb
 export async function labDown(name: string, progress: Progress): Promise<string[]> {
   const removed: string[] = [];
   const state = readState(name);
-  if (state && alive(state.nspawnPid)) {
+  if (state && processAlive(state.nspawnPid)) {
     progress("vm", "powering off");
     await labVm(state).poweroff();
     removed.push(`VM (nspawn pid ${state.nspawnPid})`);
   }
-  if (state && alive(state.cloudPid)) {
+  if (state && processAlive(state.cloudPid)) {
     process.kill(state.cloudPid, "SIGKILL");
     removed.push(`cloud services (pid ${state.cloudPid})`);
   }
@@ -344,13 +343,13 @@ export function labStatus(name: string): LabStatus {
     Object.values(state?.namespaces ?? labNamespaces(name)).map((ns) => [ns, namespaceExists(ns)]),
   );
   if (!state) return { name, up: false, vm: "absent", cloud: "absent", namespaces };
-  const vmUp = alive(state.nspawnPid);
+  const vmUp = processAlive(state.nspawnPid);
   const system = vmUp ? labVm(state).exec(["systemctl", "is-system-running"]).stdout.trim() : "absent";
   return {
     name,
-    up: vmUp && alive(state.cloudPid),
+    up: vmUp && processAlive(state.cloudPid),
     vm: vmUp ? `running (systemd: ${system}, nspawn pid ${state.nspawnPid})` : "absent",
-    cloud: alive(state.cloudPid) ? `running (pid ${state.cloudPid})` : "absent",
+    cloud: processAlive(state.cloudPid) ? `running (pid ${state.cloudPid})` : "absent",
     namespaces,
     startedAt: state.startedAt,
   };

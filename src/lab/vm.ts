@@ -20,7 +20,9 @@ export interface ExecResult {
   stderr: string;
 }
 
-const alive = (pid: number): boolean => {
+// A zombie or dead process counts as gone: nspawn detached from a process that exited is reaped late.
+export const processAlive = (pid: number): boolean => {
+  if (pid <= 0) return false;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return !/^\d+ \(.*\) [ZX]/.test(stat);
@@ -88,7 +90,7 @@ export class LabVm {
     this.nspawnPid = child.pid ?? 0;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!alive(this.nspawnPid))
+      if (!processAlive(this.nspawnPid))
         throw new Error(`VM ${this.name} exited while booting:\n${this.consoleTail()}`);
       if (this.findInit()) {
         const state = this.exec(["systemctl", "is-system-running"]).stdout.trim();
@@ -100,7 +102,7 @@ export class LabVm {
   }
 
   get running(): boolean {
-    return this.nspawnPid > 0 && alive(this.nspawnPid);
+    return this.nspawnPid > 0 && processAlive(this.nspawnPid);
   }
 
   // The VM's systemd is the nspawn process's child.

@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { installFakeTofu } from "../support/fake-tofu.js";
-import { VM_NODE } from "../support/host-lab.js";
+import { labSpec, VM_NODE } from "../support/host-lab.js";
 import { busyboxRootfsTar } from "../support/moat-package.js";
 import { ALLOWED_DOMAIN, TELEGRAM_OWNER, VerifyLab } from "../support/verify-lab.js";
 import { CACHE } from "../support/vm.js";
@@ -32,18 +32,10 @@ const LLM_KEY = "sk-deploy-test-real-llm-key-0123456789abcdef";
 // The machine's own skips (cgroup v1 cannot enforce rootless limits; no Tailscale here).
 const MACHINE_SKIPS = ["container.limits", "host.tailscale"];
 
-const specYaml = (target: string) => `version: 1
-name: dep
-target: ${target}
-agent:
-  profile: custom
-  image: moat-test/busybox:1.36
-  command: ["sleep", "infinity"]
-  port: 8080
-  writablePaths: [/tmp]
-access:
-  sshUsers: [root]
-messengers:
+const specYaml = (target: string) =>
+  labSpec(
+    "dep",
+    `messengers:
   telegram:
     botToken: { file: TOKEN_FILE }
     allowFrom: [${TELEGRAM_OWNER}]
@@ -54,7 +46,9 @@ llm:
     models: [gpt-5.4]
 egress:
   allow: [${ALLOWED_DOMAIN}]
-`;
+`,
+    target,
+  );
 
 interface Run {
   code: number | null;

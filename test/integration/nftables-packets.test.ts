@@ -1,12 +1,14 @@
 // Real packets through the rendered table, in namespaces linked only to each other: a "vm"
 // with OCI's InstanceServices ACCEPT chain loaded first, and a "cloud" holding the metadata
 // service (IPv4 and IPv6) and some other host. Connections run as the agent's uids via setpriv.
+
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { addressHolder } from "../../src/lab/netns.js";
 import { renderNftables } from "../../src/render/nftables.js";
 import { specFrom } from "../helpers.js";
 import { inNs, TestNet } from "../support/netns.js";
@@ -48,16 +50,6 @@ const withBackstopAfterEstablished = (text: string) => {
   rest.splice(established + 1, 0, ...backstop);
   return rest.join("\n");
 };
-
-// A local interface holding service addresses. The VM uses a dummy interface; this kernel may
-// lack the dummy module, and a veth pair whose ends both stay in the namespace holds addresses the same way.
-function addressHolder(ns: string, name: string, addresses: string[]): void {
-  inNs(ns, "ip", ["link", "add", name, "type", "veth", "peer", "name", `${name}p`]);
-  for (const a of addresses)
-    inNs(ns, "ip", ["addr", "add", a, "dev", name, ...(a.includes(":") ? ["nodad"] : [])]);
-  inNs(ns, "ip", ["link", "set", name, "up"]);
-  inNs(ns, "ip", ["link", "set", `${name}p`, "up"]);
-}
 
 describe("nftables backstop with real packets", { concurrency: false }, () => {
   const net = new TestNet("moat-nftp");

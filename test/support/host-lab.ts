@@ -2,10 +2,12 @@
 // "cloud" namespace holding a metadata service (IPv4 and IPv6) and some other host, with OCI's
 // InstanceServices ACCEPT chain installed in the VM's namespace before Moat's table. Nothing
 // links to this machine's own namespace.
+
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
+import { addressHolder } from "../../src/lab/netns.js";
 import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "./oci-firewall.js";
@@ -21,10 +23,10 @@ export const VM_PACKAGE = "/root/agentmoat";
 export const VM_SPEC = "/root/moat.yaml";
 export const VM_IMAGE_TAR = "/root/agent-rootfs.tar";
 
-export function labSpec(name: string, extra = ""): string {
+export function labSpec(name: string, extra = "", target = "{ kind: lab }"): string {
   return `version: 1
 name: ${name}
-target: { kind: lab }
+target: ${target}
 agent:
   profile: custom
   image: moat-test/busybox:1.36
@@ -34,16 +36,6 @@ agent:
 access:
   sshUsers: [root]
 ${extra}`;
-}
-
-// A local interface holding addresses (the kernel here has no dummy links; a veth pair whose
-// ends both stay in the namespace holds them the same way).
-function addressHolder(ns: string, name: string, addresses: string[]): void {
-  inNs(ns, "ip", ["link", "add", name, "type", "veth", "peer", "name", `${name}p`]);
-  for (const a of addresses)
-    inNs(ns, "ip", ["addr", "add", a, "dev", name, ...(a.includes(":") ? ["nodad"] : [])]);
-  inNs(ns, "ip", ["link", "set", name, "up"]);
-  inNs(ns, "ip", ["link", "set", `${name}p`, "up"]);
 }
 
 // A command prefix for the VM: run as the test spec's agent user (uid 2000) against its rootless Docker.

@@ -1,6 +1,7 @@
 // Test hosts in network namespaces that the test creates and links only to each other,
 // never to the machine's own namespace. Everything made here is removed by name.
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn } from "node:child_process";
+import { addNamespace, linkNamespaces, removeNamespace } from "../../src/lab/netns.js";
 
 export const run = (cmd: string, args: string[], input?: string) =>
   execFileSync(cmd, args, { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
@@ -22,26 +23,18 @@ export class TestNet {
 
   addNs(name: string): string {
     const full = `${this.prefix}-${name}`;
-    try {
-      run("ip", ["netns", "del", full]);
-    } catch {}
-    run("ip", ["netns", "add", full]);
+    removeNamespace(full);
+    addNamespace(full);
     this.namespaces.push(full);
-    inNs(full, "ip", ["link", "set", "lo", "up"]);
     return full;
   }
 
   // A veth pair between two test namespaces, with an address on each end.
   link(a: string, aAddrs: string[], b: string, bAddrs: string[], name = "v"): void {
-    const ifA = `${name}a`;
-    const ifB = `${name}b`;
-    run("ip", ["link", "add", ifA, "netns", a, "type", "veth", "peer", "name", ifB, "netns", b]);
-    for (const addr of aAddrs)
-      inNs(a, "ip", ["addr", "add", addr, "dev", ifA, ...(addr.includes(":") ? ["nodad"] : [])]);
-    for (const addr of bAddrs)
-      inNs(b, "ip", ["addr", "add", addr, "dev", ifB, ...(addr.includes(":") ? ["nodad"] : [])]);
-    inNs(a, "ip", ["link", "set", ifA, "up"]);
-    inNs(b, "ip", ["link", "set", ifB, "up"]);
+    linkNamespaces(
+      { ns: a, ifname: `${name}a`, addrs: aAddrs },
+      { ns: b, ifname: `${name}b`, addrs: bAddrs },
+    );
   }
 
   spawn(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
@@ -56,12 +49,7 @@ export class TestNet {
     }
     for (const ns of this.namespaces.reverse()) {
       try {
-        // Kill anything still running inside before deleting the namespace.
-        const pids = run("ip", ["netns", "pids", ns]).split(/\s+/).filter(Boolean);
-        for (const pid of pids) process.kill(Number(pid), "SIGKILL");
-      } catch {}
-      try {
-        run("ip", ["netns", "del", ns]);
+        removeNamespace(ns);
       } catch {}
     }
   }

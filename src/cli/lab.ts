@@ -31,7 +31,6 @@ export function registerLab(program: Command): void {
       const spec = loadSpecFile(opts.config);
       const started = performance.now();
       const { applyCode, verifyCode } = await labUp(spec, {
-        specPath: opts.config,
         specText: readFileSync(opts.config, "utf8"),
         ...(opts.importImage && { imageTar: opts.importImage }),
         progress,

@@ -161,7 +161,6 @@ function openclawImage(spec: MoatSpec, progress: Progress): string {
 }
 
 export interface UpOptions {
-  specPath: string;
   specText: string;
   imageTar?: string;
   progress: Progress;

@@ -1,14 +1,32 @@
-// The lab VM's disk: a debootstrapped Debian 13 with systemd, built once and cached, with every
-// package host apply installs already downloaded (so a converge needs no network: the lab has
-// no internet and no mirror). Each VM boots from its own copy.
+// The lab VM's disk: a debootstrapped system with systemd, built once per release and cached,
+// with every package host apply installs already downloaded (so a converge needs no network:
+// the lab has no internet and no mirror). Each VM boots from its own copy. The lab itself runs
+// Debian 13; the other releases host apply supports are booted by its tests.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Distro, packagesFor } from "../host/distro.js";
 
 export const LAB_CACHE = process.env.MOAT_LAB_CACHE ?? "/var/cache/moat-lab";
-const SUITE = "trixie";
-const MIRROR = "http://deb.debian.org/debian";
+const DEBIAN_MIRROR = "http://deb.debian.org/debian";
+
+export interface Release {
+  distro: Omit<Distro, "arch">;
+  mirror: string;
+  components: string[];
+}
+
+export const RELEASES = {
+  "debian-13": {
+    distro: { id: "debian", versionId: "13", codename: "trixie" },
+    mirror: DEBIAN_MIRROR,
+    components: ["main"],
+  },
+} satisfies Record<string, Release>;
+export type ReleaseName = keyof typeof RELEASES;
+export const LAB_RELEASE: ReleaseName = "debian-13";
+
 // What the booted system needs to boot and be reached; the rest is host apply's job.
 const BASE_INCLUDE = [
   "systemd",
@@ -19,20 +37,9 @@ const BASE_INCLUDE = [
   "openssh-server",
   "ca-certificates",
 ];
-// Host apply's package list for Debian 13 (src/host/distro.ts), downloaded but not installed.
-export const VM_PACKAGES = [
-  "docker.io",
-  "docker-cli",
-  "docker-compose",
-  "rootlesskit",
-  "uidmap",
-  "slirp4netns",
-  "dbus-user-session",
-  "iptables",
-  "fail2ban",
-  "python3-systemd",
-  "unattended-upgrades",
-];
+
+// Host apply's package list for the release, downloaded but not installed.
+export const vmPackages = (release: Release) => packagesFor({ ...release.distro, arch: "amd64" });
 
 const sh = (cmd: string, args: string[], timeout: number) =>
   execFileSync(cmd, args, {
@@ -42,34 +49,44 @@ const sh = (cmd: string, args: string[], timeout: number) =>
     maxBuffer: 64 << 20,
   });
 
-export function baseRootfsPath(): string {
+export function baseRootfsPath(name: ReleaseName = LAB_RELEASE): string {
+  const release: Release = RELEASES[name];
   const key = createHash("sha256")
-    .update(JSON.stringify([SUITE, MIRROR, BASE_INCLUDE, VM_PACKAGES, 1]))
+    .update(JSON.stringify([release, BASE_INCLUDE, vmPackages(release), 1]))
     .digest("hex")
     .slice(0, 12);
-  return join(LAB_CACHE, `base-${SUITE}-${key}`);
+  return join(LAB_CACHE, `base-${release.distro.codename}-${key}`);
 }
 
-export const baseRootfsReady = () => existsSync(join(baseRootfsPath(), ".moat-base-ready"));
+export const baseRootfsReady = (name: ReleaseName = LAB_RELEASE) =>
+  existsSync(join(baseRootfsPath(name), ".moat-base-ready"));
 
-// The base rootfs, built once (about a minute, from Debian's mirror) and reused afterwards.
-export function ensureBaseRootfs(): string {
-  const base = baseRootfsPath();
-  if (baseRootfsReady()) return base;
+// The base rootfs, built once (about a minute, from the release's mirror) and reused afterwards.
+export function ensureBaseRootfs(name: ReleaseName = LAB_RELEASE): string {
+  const release: Release = RELEASES[name];
+  const base = baseRootfsPath(name);
+  if (baseRootfsReady(name)) return base;
   mkdirSync(LAB_CACHE, { recursive: true });
   const tmp = `${base}.building-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   try {
     sh(
       "debootstrap",
-      ["--variant=minbase", `--include=${BASE_INCLUDE.join(",")}`, SUITE, tmp, MIRROR],
+      [
+        "--variant=minbase",
+        `--include=${BASE_INCLUDE.join(",")}`,
+        `--components=${release.components.join(",")}`,
+        release.distro.codename,
+        tmp,
+        release.mirror,
+      ],
       600_000,
     );
     // Downloads only: the archives stay in the rootfs for host apply's offline apt-get install.
     sh("chroot", [tmp, "apt-get", "update", "-qq"], 300_000);
     sh(
       "chroot",
-      [tmp, "apt-get", "install", "-d", "-y", "-qq", "--no-install-recommends", ...VM_PACKAGES],
+      [tmp, "apt-get", "install", "-d", "-y", "-qq", "--no-install-recommends", ...vmPackages(release)],
       600_000,
     );
     writeFileSync(join(tmp, ".moat-base-ready"), `${new Date().toISOString()}\n`);

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
 import { addressHolder } from "../../src/lab/netns.js";
+import { LAB_RELEASE, type ReleaseName } from "../../src/lab/rootfs.js";
 import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "./oci-firewall.js";
@@ -57,10 +58,11 @@ export class HostLab {
   cloudNs = "";
 
   // imageTar: the rootfs tarball host apply imports as the agent's image (busybox by default),
-  // with its `.changes.json` image config when one lies next to it.
+  // with its `.changes.json` image config when one lies next to it. release: the system booted.
   constructor(
     readonly name: string,
     private readonly imageTar?: string,
+    readonly release: ReleaseName = LAB_RELEASE,
   ) {
     this.net = new TestNet(`moat-h${name}`);
     this.vm = new TestVm(`moat-h${name}`, `moat-h${name}-vm`);
@@ -68,7 +70,7 @@ export class HostLab {
 
   async up(specText: string): Promise<void> {
     removeStaleCopies();
-    const base = ensureBaseRootfs();
+    const base = ensureBaseRootfs(this.release);
     const pkg = stageMoatPackage();
     this.vmNs = this.net.addNs("vm");
     this.cloudNs = this.net.addNs("cloud");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { LAB_CACHE } from "../../src/lab/rootfs.js";
 import { LabVm } from "../../src/lab/vm.js";
 
-export { ensureBaseRootfs, VM_PACKAGES } from "../../src/lab/rootfs.js";
+export { ensureBaseRootfs } from "../../src/lab/rootfs.js";
 export const CACHE = LAB_CACHE;
 
 export class TestVm extends LabVm {

@@ -6,6 +6,7 @@ export type ArtifactKind =
   | "sshd"
   | "fail2ban"
   | "systemd-unit"
+  | "tmpfiles"
   | "cloud-init"
   | "terraform";
 

@@ -11,6 +11,11 @@ export const ROOTLESS_DOCKER_UNIT_PATH = "systemd-user/docker.service";
 // Host apply links whichever copy the distribution ships (Docker's packages: /usr/bin; Debian's
 // and Ubuntu's docker.io: /usr/share/docker.io/contrib) to this fixed path.
 export const DOCKERD_ROOTLESS = "/usr/local/bin/dockerd-rootless.sh";
+// slirp4netns opens /dev/net/tun from inside the agent's user namespace, so the device must be
+// 0666 at every boot before the agent's user manager starts. udev's default rule does that on
+// most VMs; systemd-tmpfiles-setup-dev.service applies this line where no udev runs (containers,
+// some VPS), so a chmod made by host apply is not lost at the next boot.
+export const TUN_TMPFILES_PATH = "tmpfiles/moat-tun.conf";
 
 export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
   const proxy = gatewayOrigin(spec);
@@ -35,7 +40,10 @@ export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
     "Environment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1",
     `ExecStart=${DOCKERD_ROOTLESS}`,
     "ExecReload=/bin/kill -s HUP $MAINPID",
-    "TimeoutSec=0",
+    // A start may take long (first run, storage migration), so it is never cut short; a stop is
+    // bounded, so a daemon that will not go away cannot hold back Restart=always for ever.
+    "TimeoutStartSec=0",
+    "TimeoutStopSec=60s",
     "RestartSec=2",
     "Restart=always",
     "StartLimitBurst=3",
@@ -53,5 +61,14 @@ export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
     "WantedBy=default.target",
     "",
   ];
-  return [{ kind: "systemd-unit", path: ROOTLESS_DOCKER_UNIT_PATH, content: lines.join("\n"), mode: 0o644 }];
+  return [
+    { kind: "systemd-unit", path: ROOTLESS_DOCKER_UNIT_PATH, content: lines.join("\n"), mode: 0o644 },
+    {
+      kind: "tmpfiles",
+      path: TUN_TMPFILES_PATH,
+      content:
+        "# Rendered by Moat from moat.yaml; edit the spec, not this file.\n# Rootless networking (slirp4netns) opens the tun device from the agent's user namespace.\nz /dev/net/tun 0666 - - -\n",
+      mode: 0o644,
+    },
+  ];
 }

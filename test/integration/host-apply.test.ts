@@ -15,7 +15,7 @@ import {
   OTHER_V4,
   OTHER_V6,
 } from "../support/host-lab.js";
-import { GREETING, probeWith } from "../support/tcp-probe.js";
+import { GREETING, HTTP_PROBE_CLIENT, probeWith } from "../support/tcp-probe.js";
 
 const AGENT_UID = 2000;
 const SUBUID = 1000005;
@@ -23,20 +23,10 @@ const OTHER_USER_UID = 4242;
 const GATEWAY = { host: "198.18.0.1", port: 3128 };
 const CONTAINER = "moat-hostapply-agent";
 
-// Connects as uid inside the VM's namespace, sends an HTTP request, and says "open" when any
-// byte comes back; otherwise the error code or "timeout".
-const CLIENT = `
-const s = require("node:net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
-const done = (r) => { process.stdout.write(r); process.exit(0); };
-s.setTimeout(3000, () => done("timeout"));
-s.on("connect", () => s.write("GET / HTTP/1.0\\r\\nHost: probe\\r\\n\\r\\n"));
-s.on("data", () => done("open"));
-s.on("error", (e) => done(e.code || e.message));
-`;
-
 describe("moat host apply on a booted Debian 13", { concurrency: false, timeout: 360_000 }, () => {
   const lab = new HostLab("apply");
-  const probe = (uid: number, host: string, port: number) => probeWith(CLIENT, lab.vmNs, uid, host, port);
+  const probe = (uid: number, host: string, port: number) =>
+    probeWith(HTTP_PROBE_CLIENT, lab.vmNs, uid, host, port);
   const dropTable = () => lab.vm.must(["nft", "delete", "table", "inet", "moat"]);
   const tableLoaded = () => lab.vm.exec(["nft", "list", "table", "inet", "moat"]).code === 0;
   // A shell in the agent's container, through the agent user's rootless Docker.

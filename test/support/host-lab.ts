@@ -3,7 +3,7 @@
 // InstanceServices ACCEPT chain installed in the VM's namespace before Moat's table. Nothing
 // links to this machine's own namespace.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
@@ -137,6 +137,21 @@ export class HostLab {
       throw new Error(`host apply printed no report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
     }
     return { code: r.code, report, stderr: r.stderr };
+  }
+
+  // A reboot as the VM's kernel would see it: the VM powers off, what the kernel held (its
+  // namespace's rules, the gateway's address) is gone, the cloud image's own firewall comes back
+  // first (as its netfilter-persistent does), then systemd boots the VM's disk again.
+  async reboot(): Promise<void> {
+    await this.vm.poweroff();
+    inNs(this.vmNs, "nft", ["flush", "ruleset"]);
+    // The unit's ExecStop deleted moat0 at shutdown; this machine has no dummy links, so the
+    // stand-in comes back as at first boot, empty, for moat-gateway-net.service to address.
+    if (spawnSync("ip", ["-n", this.vmNs, "link", "show", "moat0"]).status === 0)
+      inNs(this.vmNs, "ip", ["link", "del", "moat0"]);
+    addressHolder(this.vmNs, "moat0", []);
+    installInstanceServices(this.vmNs);
+    await this.vm.boot();
   }
 
   async down(): Promise<void> {

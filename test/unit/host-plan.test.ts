@@ -6,6 +6,7 @@ import { postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
 import { planGateway } from "../../src/host/steps/gateway.js";
 import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
+import { planTun, TUN_TMPFILES, tunFile } from "../../src/host/steps/rootless-docker.js";
 import { planUsers, subidFile } from "../../src/host/steps/users.js";
 import type { Action, FileSeen, PlanContext } from "../../src/host/types.js";
 import { renderBundle } from "../../src/render/index.js";
@@ -242,5 +243,24 @@ describe("host apply: agent posture", () => {
     ];
     for (const [inspect, problem] of breaks) assert.match(postureProblems(inspect).join("; "), problem);
     assert.deepEqual(postureProblems(null), ["the agent container does not exist"]);
+  });
+});
+
+describe("host apply: the tun device rootless networking opens", () => {
+  const ctx = context();
+  const tmpfiles = tunFile(ctx);
+  it("keeps /dev/net/tun usable at every boot, not only now", () => {
+    assert.equal(tmpfiles.path, TUN_TMPFILES);
+    assert.match(tmpfiles.content, /^z \/dev\/net\/tun 0666 - - -$/m);
+    const seen = new Map([[TUN_TMPFILES, asSeen(TUN_TMPFILES, null)]]);
+    const actions = planTun(ctx, seen, 0o600);
+    assert.deepEqual(
+      actions.map((a) => (a.kind === "write" ? `write ${a.file.path}` : a.kind)),
+      [`write ${TUN_TMPFILES}`, "chmod"],
+    );
+  });
+  it("plans nothing when the boot rule is installed and the device is open", () => {
+    const seen = new Map([[TUN_TMPFILES, asSeen(TUN_TMPFILES, tmpfiles.content)]]);
+    assert.deepEqual(planTun(ctx, seen, 0o666), []);
   });
 });

@@ -1,7 +1,11 @@
 // Step 4: Docker for the agent, rootless, as a systemd user unit of the agent user; the
 // distribution's rootful daemon (Debian's docker.io enables it on install) disabled, so the only
 // Docker on the host is one whose root is the agent's unprivileged uid.
-import { DOCKERD_ROOTLESS, ROOTLESS_DOCKER_UNIT_PATH } from "../../render/rootless-docker.js";
+import {
+  DOCKERD_ROOTLESS,
+  ROOTLESS_DOCKER_UNIT_PATH,
+  TUN_TMPFILES_PATH,
+} from "../../render/rootless-docker.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import { artifactFile, planFiles, writesAny } from "../files.js";
 import { linkTarget, modeOf, observeFiles, output, run, unitState } from "../shell.js";
@@ -15,6 +19,7 @@ export const LAUNCHER_CANDIDATES = [
   "/usr/share/docker.io/contrib/dockerd-rootless.sh",
 ];
 export const TUN = "/dev/net/tun";
+export const TUN_TMPFILES = "/etc/tmpfiles.d/moat-tun.conf";
 const ROOTFUL = ["docker.service", "docker.socket"];
 
 export const userUnitDir = (spec: MoatSpec) => `${agentHome(spec)}/.config/systemd/user`;
@@ -42,6 +47,20 @@ export function rootlessFiles(ctx: PlanContext): FileWant[] {
   return [{ ...unit, owner: agentUser, group: agentUser }];
 }
 
+export const tunFile = (ctx: PlanContext) => artifactFile(ctx.artifacts, TUN_TMPFILES_PATH, TUN_TMPFILES);
+
+// slirp4netns opens the tun device from inside the agent's user namespace: now, and at boot.
+export function planTun(
+  ctx: PlanContext,
+  files: ReadonlyMap<string, FileSeen>,
+  mode: number | null,
+): Action[] {
+  const actions = planFiles([tunFile(ctx)], files);
+  if (mode !== null && (mode & 0o666) !== 0o666)
+    actions.push({ kind: "chmod", path: TUN, mode: 0o666, why: `make ${TUN} usable by rootless networking` });
+  return actions;
+}
+
 export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
   const { agentUser, agentUid } = ctx.spec.host;
   const actions: Action[] = [];
@@ -55,9 +74,7 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
       target: launcher,
       why: `link ${DOCKERD_ROOTLESS} to ${launcher}`,
     });
-  // slirp4netns opens the tun device from inside the agent's user namespace.
-  if (seen.tunMode !== null && (seen.tunMode & 0o666) !== 0o666)
-    actions.push({ kind: "chmod", path: TUN, mode: 0o666, why: `make ${TUN} usable by rootless networking` });
+  actions.push(...planTun(ctx, seen.files, seen.tunMode));
   const rootfulOn = seen.rootful.filter((u) => u.enabled === "enabled" || u.active === "active");
   if (rootfulOn.length)
     actions.push({
@@ -139,7 +156,7 @@ export const rootlessDockerStep: Step<RootlessSeen> = {
   observe: (ctx) => {
     const home = userUnitDir(ctx.spec);
     return {
-      files: observeFiles(rootlessFiles(ctx).map((f) => f.path)),
+      files: observeFiles([...rootlessFiles(ctx).map((f) => f.path), TUN_TMPFILES]),
       launchers: LAUNCHER_CANDIDATES.filter((p) => modeOf(p) !== null),
       launcherLink: linkTarget(DOCKERD_ROOTLESS),
       wantsLink: linkTarget(`${home}/default.target.wants/docker.service`),

@@ -11,6 +11,7 @@ import {
   AGENT_UID,
   assertAgentPosture,
   assertAgentUidsConfined,
+  assertContainerConfined,
   assertFirstConverge,
   assertNoOpRerun,
   hostProbes,
@@ -47,9 +48,15 @@ for (const [release, name] of RELEASES) {
       assert.equal(lab.vm.exec(["systemctl", "is-active", "docker.service"]).stdout.trim(), "inactive");
     });
 
-    it("Moat's table is loaded and confines the agent's uids; other users reach metadata", () => {
+    it("Moat's table is loaded and confines the agent's uids and container; other users reach metadata", () => {
       assert.ok(checks.tableLoaded());
       assertAgentUidsConfined(checks);
+      assertContainerConfined(checks);
+    });
+
+    it("fail2ban's sshd jail runs on the journal backend", () => {
+      const jail = lab.vm.must(["fail2ban-client", "status", "sshd"]);
+      assert.match(jail, /Journal matches:.*_SYSTEMD_UNIT=ssh\.service/);
     });
 
     it("negative control: without Moat's table the agent reaches metadata; apply puts it back", () => {

@@ -4,7 +4,7 @@
 // runs under its rootless Docker with its posture.
 import assert from "node:assert/strict";
 import { AS_AGENT, type HostLab, IMDS_V4, IMDS_V6, OTHER_PORT, OTHER_V4, OTHER_V6 } from "./host-lab.js";
-import { probeWith } from "./tcp-probe.js";
+import { GREETING, probeWith } from "./tcp-probe.js";
 
 // labSpec's agent user, the first id of its subuid range, and a uid with no account.
 export const AGENT_UID = 2000;
@@ -71,6 +71,16 @@ export function assertAgentUidsConfined({ probe }: HostProbes): void {
   for (const uid of [0, OTHER_USER_UID]) {
     assert.equal(probe(uid, IMDS_V4, 80), "open", `uid ${uid} → ${IMDS_V4}`);
     assert.equal(probe(uid, IMDS_V6, 80), "open", `uid ${uid} → ${IMDS_V6}`);
+  }
+}
+
+export function assertContainerConfined({ containerReaches }: HostProbes): void {
+  assert.match(containerReaches(GATEWAY.host, GATEWAY.port), /^HTTP\/1\.[01] /);
+  for (const [host, port] of [
+    [IMDS_V4, 80],
+    [OTHER_V4, OTHER_PORT],
+  ] as const) {
+    assert.doesNotMatch(containerReaches(host, port), new RegExp(GREETING), `container → ${host}`);
   }
 }
 

@@ -58,8 +58,14 @@ export function packagesFor(d: Distro): string[] {
   ];
   // Debian 13 split the client out of docker.io.
   if (d.id === "debian" && Number(d.versionId) >= 13) list.splice(1, 0, "docker-cli");
+  // Ubuntu 24.04 lets only AppArmor-profiled programs make user namespaces; the profile that
+  // lets rootlesskit (the rootless Docker launcher) do so ships in its apparmor package.
+  if (ubuntuRestrictsUserns(d)) list.push("apparmor");
   return list;
 }
+
+// Ubuntu restricts unprivileged user namespaces by AppArmor from 23.10 on.
+export const ubuntuRestrictsUserns = (d: Distro) => d.id === "ubuntu" && Number(d.versionId) >= 23.1;
 
 // Node as the gateway needs it (package.json engines). Compared numerically: "v20.19.2".
 export const NODE_MINIMUM = [20, 19, 0] as const;

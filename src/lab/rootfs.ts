@@ -4,24 +4,62 @@
 // Debian 13; the other releases host apply supports are booted by its tests.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Distro, packagesFor } from "../host/distro.js";
 
 export const LAB_CACHE = process.env.MOAT_LAB_CACHE ?? "/var/cache/moat-lab";
 const DEBIAN_MIRROR = "http://deb.debian.org/debian";
+const UBUNTU_MIRROR = "http://archive.ubuntu.com/ubuntu";
+
+// A keyring this machine's apt lacks, taken from a .deb pinned by its sha256 (checked before use).
+export interface PinnedKeyring {
+  url: string;
+  sha256: string;
+  // The keyring file inside the package.
+  path: string;
+}
 
 export interface Release {
   distro: Omit<Distro, "arch">;
   mirror: string;
   components: string[];
+  // Suites besides the release's own in the rootfs's apt sources, like a cloud image's
+  // (-updates, -security), so the downloaded packages are the versions a real VM installs.
+  pockets?: string[];
+  // debootstrap's script, for a release newer than this machine's debootstrap.
+  script?: string;
+  keyring?: PinnedKeyring;
 }
+
+// Ubuntu's archive keys (the 2018 key signs jammy and noble), from noble's ubuntu-keyring; the
+// sha256 is the one noble's signed Packages index gives for this file.
+const UBUNTU_KEYRING: PinnedKeyring = {
+  url: `${UBUNTU_MIRROR}/pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb`,
+  sha256: "36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8",
+  path: "usr/share/keyrings/ubuntu-archive-keyring.gpg",
+};
 
 export const RELEASES = {
   "debian-13": {
     distro: { id: "debian", versionId: "13", codename: "trixie" },
     mirror: DEBIAN_MIRROR,
     components: ["main"],
+  },
+  "ubuntu-24.04": {
+    distro: { id: "ubuntu", versionId: "24.04", codename: "noble" },
+    mirror: UBUNTU_MIRROR,
+    components: ["main", "universe"],
+    pockets: ["noble-updates", "noble-security"],
+    script: "/usr/share/debootstrap/scripts/gutsy",
+    keyring: UBUNTU_KEYRING,
+  },
+  "ubuntu-22.04": {
+    distro: { id: "ubuntu", versionId: "22.04", codename: "jammy" },
+    mirror: UBUNTU_MIRROR,
+    components: ["main", "universe"],
+    pockets: ["jammy-updates", "jammy-security"],
+    keyring: UBUNTU_KEYRING,
   },
 } satisfies Record<string, Release>;
 export type ReleaseName = keyof typeof RELEASES;
@@ -69,19 +107,30 @@ export function ensureBaseRootfs(name: ReleaseName = LAB_RELEASE): string {
   mkdirSync(LAB_CACHE, { recursive: true });
   const tmp = `${base}.building-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
+  const keyDir = `${tmp}.keyring`;
   try {
+    const keyring = release.keyring && pinnedKeyring(release.keyring, keyDir);
     sh(
       "debootstrap",
       [
         "--variant=minbase",
         `--include=${BASE_INCLUDE.join(",")}`,
         `--components=${release.components.join(",")}`,
+        ...(keyring ? [`--keyring=${keyring}`] : []),
         release.distro.codename,
         tmp,
         release.mirror,
+        ...(release.script ? [release.script] : []),
       ],
-      600_000,
+      900_000,
     );
+    if (release.pockets) {
+      const suites = [release.distro.codename, ...release.pockets];
+      writeFileSync(
+        join(tmp, "etc/apt/sources.list"),
+        suites.map((s) => `deb ${release.mirror} ${s} ${release.components.join(" ")}\n`).join(""),
+      );
+    }
     // Downloads only: the archives stay in the rootfs for host apply's offline apt-get install.
     sh("chroot", [tmp, "apt-get", "update", "-qq"], 300_000);
     sh(
@@ -95,6 +144,19 @@ export function ensureBaseRootfs(name: ReleaseName = LAB_RELEASE): string {
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    rmSync(keyDir, { recursive: true, force: true });
   }
   return base;
+}
+
+// The keyring file of a pinned .deb, unpacked under dir; a download that differs is refused.
+function pinnedKeyring(pin: PinnedKeyring, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const deb = join(dir, "keyring.deb");
+  sh("curl", ["-fsS", "--max-time", "60", "-o", deb, pin.url], 90_000);
+  const got = createHash("sha256").update(readFileSync(deb)).digest("hex");
+  if (got !== pin.sha256) throw new Error(`${pin.url} has sha256 ${got}, not the pinned ${pin.sha256}`);
+  sh("dpkg-deb", ["-x", deb, join(dir, "root")], 60_000);
+  return join(dir, "root", pin.path);
 }

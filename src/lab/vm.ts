@@ -83,7 +83,14 @@ export class LabVm {
         // The lab writes the VM's resolver itself; nspawn would copy this machine's.
         "--resolv-conf=off",
       ],
-      { stdio: ["ignore", console, console], detached: true },
+      {
+        stdio: ["ignore", console, console],
+        detached: true,
+        // A real VM's root may write its network sysctls; nspawn mounts /proc/sys read-only
+        // by default, and Docker 27+ then cannot start a container (it turns IPv6 off on the
+        // container's interface by writing /proc/sys/net and fails when it cannot).
+        env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: "network" },
+      },
     );
     closeSync(console);
     child.unref();

@@ -5,12 +5,9 @@
 // then does not start at all, although its uid would reach the metadata service.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { AGENT_UID, GATEWAY, hostProbes, SUBUID } from "../support/host-checks.js";
 import { AS_AGENT, HostLab, IMDS_V4, IMDS_V6, labSpec } from "../support/host-lab.js";
-import { HTTP_PROBE_CLIENT, probeWith } from "../support/tcp-probe.js";
 
-const AGENT_UID = 2000;
-const SUBUID = 1000005;
-const GATEWAY = { host: "198.18.0.1", port: 3128 };
 const CONTAINER = "moat-reboot-agent";
 const NFT_FILE = "/etc/moat/nftables/moat.nft";
 const AGENT_MANAGER = `user@${AGENT_UID}.service`;
@@ -19,8 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("a converged VM after a reboot", { concurrency: false, timeout: 600_000 }, () => {
   const lab = new HostLab("reboot");
-  const probe = (uid: number, host: string, port: number) =>
-    probeWith(HTTP_PROBE_CLIENT, lab.vmNs, uid, host, port);
+  const { probe } = hostProbes(lab, CONTAINER);
   const unit = (name: string, property: string) =>
     lab.vm.exec(["systemctl", "show", name, "-p", property, "--value"]).stdout.trim();
   const containerRunning = () =>

@@ -6,34 +6,22 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
-  AS_AGENT,
-  HostLab,
-  IMDS_V4,
-  IMDS_V6,
-  labSpec,
-  OTHER_PORT,
-  OTHER_V4,
-  OTHER_V6,
-} from "../support/host-lab.js";
-import { GREETING, HTTP_PROBE_CLIENT, probeWith } from "../support/tcp-probe.js";
-
-const AGENT_UID = 2000;
-const SUBUID = 1000005;
-const OTHER_USER_UID = 4242;
-const GATEWAY = { host: "198.18.0.1", port: 3128 };
-const CONTAINER = "moat-hostapply-agent";
+  AGENT_UID,
+  assertAgentPosture,
+  assertAgentUidsConfined,
+  assertContainerConfined,
+  assertFirstConverge,
+  assertNoOpRerun,
+  hostProbes,
+  SUBUID,
+} from "../support/host-checks.js";
+import { HostLab, IMDS_V4, IMDS_V6, labSpec, OTHER_PORT, OTHER_V4 } from "../support/host-lab.js";
+import { GREETING } from "../support/tcp-probe.js";
 
 describe("moat host apply on a booted Debian 13", { concurrency: false, timeout: 360_000 }, () => {
   const lab = new HostLab("apply");
-  const probe = (uid: number, host: string, port: number) =>
-    probeWith(HTTP_PROBE_CLIENT, lab.vmNs, uid, host, port);
-  const dropTable = () => lab.vm.must(["nft", "delete", "table", "inet", "moat"]);
-  const tableLoaded = () => lab.vm.exec(["nft", "list", "table", "inet", "moat"]).code === 0;
-  // A shell in the agent's container, through the agent user's rootless Docker.
-  const inContainer = (script: string) =>
-    lab.vm.exec([...AS_AGENT, "docker", "exec", CONTAINER, "sh", "-c", script]).stdout;
-  const containerReaches = (host: string, port: number) =>
-    inContainer(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port} 2>&1 | head -c 200`);
+  const checks = hostProbes(lab, "moat-hostapply-agent");
+  const { probe, dropTable, tableLoaded, containerReaches } = checks;
 
   before(async () => {
     await lab.up(labSpec("hostapply"));
@@ -43,51 +31,19 @@ describe("moat host apply on a booted Debian 13", { concurrency: false, timeout:
   });
 
   it("converges a fresh system, every step changing something", () => {
-    const { code, report } = lab.apply();
-    const summary = report.steps.map((s) => `${s.step}:${s.status}${s.error ? ` ${s.error}` : ""}`);
-    assert.equal(code, 0, summary.join("\n"));
-    assert.ok(report.ok);
-    for (const s of report.steps) assert.equal(s.status, "changed", `${s.step} should have changed`);
-    const withoutPackages = report.steps
-      .filter((s) => s.step !== "packages")
-      .reduce((t, s) => t + s.durationMs, 0);
-    const packages = report.steps.find((s) => s.step === "packages")?.durationMs ?? 0;
-    console.log(
-      `# first converge: ${report.durationMs} ms (apt install from local archives ${packages} ms; other steps ${withoutPackages} ms)`,
-    );
+    assertFirstConverge(lab);
   });
 
   it("changes nothing on a second run, within 5 s", () => {
-    const { code, report } = lab.apply();
-    assert.equal(code, 0);
-    for (const s of report.steps) assert.equal(s.status, "unchanged", `${s.step}: ${s.actions.join("; ")}`);
-    console.log(`# no-op re-run: ${report.durationMs} ms`);
-    assert.ok(report.durationMs <= 5000, `no-op run took ${report.durationMs} ms`);
+    assertNoOpRerun(lab, 5000);
   });
 
   it("refuses metadata to the agent's uid and its subuid range, v4 and v6, despite InstanceServices", () => {
-    for (const uid of [AGENT_UID, SUBUID]) {
-      assert.equal(probe(uid, IMDS_V4, 80), "ECONNREFUSED", `uid ${uid} → ${IMDS_V4}`);
-      assert.equal(probe(uid, IMDS_V6, 80), "ECONNREFUSED", `uid ${uid} → ${IMDS_V6}`);
-      assert.equal(probe(uid, OTHER_V4, OTHER_PORT), "ECONNREFUSED", `uid ${uid} → other host`);
-      assert.equal(probe(uid, OTHER_V6, OTHER_PORT), "ECONNREFUSED", `uid ${uid} → other host v6`);
-      assert.equal(probe(uid, GATEWAY.host, GATEWAY.port), "open", `uid ${uid} → gateway`);
-    }
-    // The cloud still needs metadata: root and other users reach it.
-    for (const uid of [0, OTHER_USER_UID]) {
-      assert.equal(probe(uid, IMDS_V4, 80), "open", `uid ${uid} → ${IMDS_V4}`);
-      assert.equal(probe(uid, IMDS_V6, 80), "open", `uid ${uid} → ${IMDS_V6}`);
-    }
+    assertAgentUidsConfined(checks);
   });
 
   it("a container of the agent's rootless Docker reaches the gateway and nothing else", () => {
-    assert.match(containerReaches(GATEWAY.host, GATEWAY.port), /^HTTP\/1\.[01] /);
-    for (const [host, port] of [
-      [IMDS_V4, 80],
-      [OTHER_V4, OTHER_PORT],
-    ] as const) {
-      assert.doesNotMatch(containerReaches(host, port), new RegExp(GREETING), `container → ${host}`);
-    }
+    assertContainerConfined(checks);
   });
 
   it("negative control: without Moat's table the same probes get through, and apply puts it back", () => {
@@ -175,10 +131,6 @@ describe("moat host apply on a booted Debian 13", { concurrency: false, timeout:
   });
 
   it("the agent container runs hardened and the gateway as its own user", () => {
-    const ps = lab.vm.must(["ps", "-o", "user:20,args", "-C", "node"]);
-    assert.match(ps, /moat-gateway\s+\/usr\/bin\/node \/opt\/moat\/bin\/moat\.js gateway/);
-    assert.match(inContainer("grep CapEff /proc/self/status"), /CapEff:\s+0000000000000000/);
-    assert.match(inContainer("grep NoNewPrivs /proc/self/status"), /NoNewPrivs:\s+1/);
-    assert.match(inContainer("touch /x 2>&1 || echo read-only"), /read-only/i);
+    assertAgentPosture(lab, checks);
   });
 });

@@ -52,18 +52,6 @@ s.on("data", (d) => done(d.toString().startsWith(${JSON.stringify(GREETING)}) ? 
 s.on("error", (e) => done(e.code || e.message));
 `;
 
-// A client that sends an HTTP request and says "open" when any byte comes back, so it also
-// tells a reachable gateway (which answers HTTP, not the listener's greeting); otherwise the
-// error code or "timeout".
-export const HTTP_PROBE_CLIENT = `
-const s = require("node:net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
-const done = (r) => { process.stdout.write(r); process.exit(0); };
-s.setTimeout(3000, () => done("timeout"));
-s.on("connect", () => s.write("GET / HTTP/1.0\\r\\nHost: probe\\r\\n\\r\\n"));
-s.on("data", () => done("open"));
-s.on("error", (e) => done(e.code || e.message));
-`;
-
 // setpriv flags to run as uid with no supplementary groups: what the kernel's skuid match sees.
 const asUid = (uid: number) => [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
 

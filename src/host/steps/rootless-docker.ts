@@ -1,14 +1,24 @@
 // Step 4: Docker for the agent, rootless, as a systemd user unit of the agent user; the
 // distribution's rootful daemon (Debian's docker.io enables it on install) disabled, so the only
 // Docker on the host is one whose root is the agent's unprivileged uid.
+import { readdirSync, realpathSync } from "node:fs";
 import {
   DOCKERD_ROOTLESS,
   ROOTLESS_DOCKER_UNIT_PATH,
   TUN_TMPFILES_PATH,
 } from "../../render/rootless-docker.js";
 import type { MoatSpec } from "../../spec/schema.js";
+import {
+  APPARMOR_DIR,
+  LOADED_PROFILES,
+  loadedProfileNames,
+  planUserns,
+  RESTRICT_USERNS,
+  type UsernsSeen,
+} from "../apparmor.js";
 import { artifactFile, planFiles, writesAny } from "../files.js";
-import { linkTarget, modeOf, observeFiles, output, run, unitState } from "../shell.js";
+import { MOAT_ROOTLESS_LAUNCHER } from "../rootless-launcher.js";
+import { linkTarget, modeOf, observeFiles, output, readText, run, unitState } from "../shell.js";
 import { type Step, waitFor } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 import { agentHome } from "./users.js";
@@ -18,6 +28,8 @@ export const LAUNCHER_CANDIDATES = [
   "/usr/bin/dockerd-rootless.sh",
   "/usr/share/docker.io/contrib/dockerd-rootless.sh",
 ];
+// The launcher finds rootlesskit on its unit's PATH (src/render/rootless-docker.ts), in this order.
+export const ROOTLESSKIT_CANDIDATES = ["/usr/local/bin/rootlesskit", "/usr/bin/rootlesskit"];
 export const TUN = "/dev/net/tun";
 export const TUN_TMPFILES = "/etc/tmpfiles.d/moat-tun.conf";
 const ROOTFUL = ["docker.service", "docker.socket"];
@@ -35,16 +47,25 @@ export interface RootlessSeen {
   rootful: { unit: string; enabled: string; active: string }[];
   userManager: string;
   userDocker: { enabled: string; active: string };
+  userns: UsernsSeen;
 }
 
-export function rootlessFiles(ctx: PlanContext): FileWant[] {
+// The agent's unit, and Moat's own launcher when the distribution ships none.
+export function rootlessFiles(ctx: PlanContext, ownLauncher = false): FileWant[] {
   const { agentUser } = ctx.spec.host;
   const unit = artifactFile(
     ctx.artifacts,
     ROOTLESS_DOCKER_UNIT_PATH,
     `${userUnitDir(ctx.spec)}/docker.service`,
   );
-  return [{ ...unit, owner: agentUser, group: agentUser }];
+  const launcher = {
+    path: DOCKERD_ROOTLESS,
+    content: MOAT_ROOTLESS_LAUNCHER,
+    mode: 0o755,
+    owner: "root",
+    group: "root",
+  };
+  return [{ ...unit, owner: agentUser, group: agentUser }, ...(ownLauncher ? [launcher] : [])];
 }
 
 export const tunFile = (ctx: PlanContext) => artifactFile(ctx.artifacts, TUN_TMPFILES_PATH, TUN_TMPFILES);
@@ -65,9 +86,11 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
   const { agentUser, agentUid } = ctx.spec.host;
   const actions: Action[] = [];
   const launcher = seen.launchers[0];
-  if (!launcher)
+  // Ubuntu's docker.io ships no launcher (src/host/rootless-launcher.ts); Debian's does.
+  const ownLauncher = !launcher && ctx.distro.id === "ubuntu";
+  if (!launcher && !ownLauncher)
     return [{ kind: "fail", message: `no dockerd-rootless.sh in ${LAUNCHER_CANDIDATES.join(" or ")}` }];
-  if (seen.launcherLink !== launcher)
+  if (launcher && seen.launcherLink !== launcher)
     actions.push({
       kind: "symlink",
       path: DOCKERD_ROOTLESS,
@@ -75,6 +98,8 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
       why: `link ${DOCKERD_ROOTLESS} to ${launcher}`,
     });
   actions.push(...planTun(ctx, seen.files, seen.tunMode));
+  // Before the user manager starts, since it starts rootlesskit.
+  actions.push(...planUserns(seen.userns));
   const rootfulOn = seen.rootful.filter((u) => u.enabled === "enabled" || u.active === "active");
   if (rootfulOn.length)
     actions.push({
@@ -82,7 +107,7 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
       argv: ["systemctl", "disable", "--now", ...ROOTFUL],
       why: "turn off the rootful Docker daemon",
     });
-  const files = rootlessFiles(ctx);
+  const files = rootlessFiles(ctx, ownLauncher);
   const fileActions = planFiles(files, seen.files);
   actions.push(...fileActions);
   const wants = `${userUnitDir(ctx.spec)}/default.target.wants/docker.service`;
@@ -150,13 +175,35 @@ export function agentCommand(
   };
 }
 
+function observeUserns(): UsernsSeen {
+  const found = ROOTLESSKIT_CANDIDATES.find((p) => modeOf(p) !== null);
+  const rootlesskit = found ? realpathSync(found) : null;
+  const profiles: UsernsSeen["profiles"] = [];
+  const restrict = readText(RESTRICT_USERNS);
+  if (restrict !== null && rootlesskit) {
+    const names = (() => {
+      try {
+        return readdirSync(APPARMOR_DIR, { withFileTypes: true });
+      } catch {
+        return [];
+      }
+    })();
+    for (const entry of names.filter((e) => e.isFile())) {
+      const path = `${APPARMOR_DIR}/${entry.name}`;
+      const text = readText(path);
+      if (text?.includes(rootlesskit)) profiles.push({ path, text });
+    }
+  }
+  return { restrict, rootlesskit, profiles, loaded: loadedProfileNames(readText(LOADED_PROFILES) ?? "") };
+}
+
 export const rootlessDockerStep: Step<RootlessSeen> = {
   name: "rootless-docker",
   title: "rootless Docker for the agent",
   observe: (ctx) => {
     const home = userUnitDir(ctx.spec);
     return {
-      files: observeFiles([...rootlessFiles(ctx).map((f) => f.path), TUN_TMPFILES]),
+      files: observeFiles([...rootlessFiles(ctx, true).map((f) => f.path), TUN_TMPFILES]),
       launchers: LAUNCHER_CANDIDATES.filter((p) => modeOf(p) !== null),
       launcherLink: linkTarget(DOCKERD_ROOTLESS),
       wantsLink: linkTarget(`${home}/default.target.wants/docker.service`),
@@ -164,6 +211,7 @@ export const rootlessDockerStep: Step<RootlessSeen> = {
       rootful: ROOTFUL.map((unit) => ({ unit, ...unitState(unit) })),
       userManager: unitState(`user@${ctx.spec.host.agentUid}.service`).active,
       userDocker: unitState("docker.service", ctx.spec.host.agentUser),
+      userns: observeUserns(),
     };
   },
   plan: planRootless,

@@ -89,6 +89,9 @@ export function assertAgentPosture(lab: HostLab, { inContainer }: HostProbes): v
     lab.vm.must([...AS_AGENT, "docker", "info", "--format", "{{json .SecurityOptions}}"]),
     /name=rootless/,
   );
+  // The only container runtime runs as the agent: no root dockerd or containerd.
+  const root = lab.vm.must(["ps", "-o", "args=", "-u", "root"]);
+  assert.doesNotMatch(root, /^\S*(dockerd|containerd)(\s|$)/m, "a root container daemon runs");
   const ps = lab.vm.must(["ps", "-o", "user:20,args", "-C", "node"]);
   assert.match(ps, /moat-gateway\s+\/usr\/bin\/node \/opt\/moat\/bin\/moat\.js gateway/);
   assert.match(inContainer("grep CapEff /proc/self/status"), /CapEff:\s+0000000000000000/);

@@ -1,5 +1,5 @@
 // Step 4: Docker for the agent, rootless, as a systemd user unit of the agent user; the
-// distribution's rootful daemon (Debian's docker.io enables it on install) disabled, so the only
+// distribution's rootful daemon and containerd (docker.io enables both on install) disabled, so the only
 // Docker on the host is one whose root is the agent's unprivileged uid.
 import { readdirSync, realpathSync } from "node:fs";
 import {
@@ -32,7 +32,8 @@ export const LAUNCHER_CANDIDATES = [
 export const ROOTLESSKIT_CANDIDATES = ["/usr/local/bin/rootlesskit", "/usr/bin/rootlesskit"];
 export const TUN = "/dev/net/tun";
 export const TUN_TMPFILES = "/etc/tmpfiles.d/moat-tun.conf";
-const ROOTFUL = ["docker.service", "docker.socket"];
+// containerd comes with docker.io and runs as root; the rootless daemon starts its own.
+const ROOTFUL = ["docker.service", "docker.socket", "containerd.service"];
 
 export const userUnitDir = (spec: MoatSpec) => `${agentHome(spec)}/.config/systemd/user`;
 export const agentRuntimeDir = (spec: MoatSpec) => `/run/user/${spec.host.agentUid}`;
@@ -105,7 +106,7 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
     actions.push({
       kind: "run",
       argv: ["systemctl", "disable", "--now", ...ROOTFUL],
-      why: "turn off the rootful Docker daemon",
+      why: "turn off the rootful Docker daemon and its containerd",
     });
   const files = rootlessFiles(ctx, ownLauncher);
   const fileActions = planFiles(files, seen.files);

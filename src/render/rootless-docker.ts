@@ -34,6 +34,10 @@ export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
     `Environment=HTTP_PROXY=${proxy}`,
     `Environment=HTTPS_PROXY=${proxy}`,
     "Environment=NO_PROXY=",
+    // Even when it pulls through a proxy, dockerd looks a registry's name up itself (to match it
+    // against its insecure-registry ranges). The firewall refuses that lookup; Go's own resolver
+    // waits out its timeouts (about 30 s per pull, measured), the C library's gives up at once.
+    "Environment=GODEBUG=netdns=cgo",
     // Docker 26.x fails to start a container whose eth0 IPv6 it cannot switch off (the sysctl is
     // not writable inside RootlessKit's namespace); this is Docker's documented opt-out. The
     // host firewall, not the container's interface, is what confines the agent's IPv6.

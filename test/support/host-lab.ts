@@ -56,6 +56,8 @@ export class HostLab {
   readonly vm: TestVm;
   vmNs = "";
   cloudNs = "";
+  // Off: host apply gets no --import-image, so the agent's image is pulled.
+  importImage = true;
 
   // imageTar: the rootfs tarball host apply imports as the agent's image (busybox by default),
   // with its `.changes.json` image config when one lies next to it. release: the system booted.
@@ -124,8 +126,7 @@ export class HostLab {
         "-c",
         VM_SPEC,
         "--json",
-        "--import-image",
-        VM_IMAGE_TAR,
+        ...(this.importImage ? ["--import-image", VM_IMAGE_TAR] : []),
         ...args,
       ],
       { timeoutMs: 300_000, env },

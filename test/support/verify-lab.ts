@@ -31,11 +31,12 @@ egress:
 export class VerifyLab extends HostLab {
   private readonly dir = mkdtempSync(join(tmpdir(), "moat-verifylab-"));
 
-  // The deploy test leaves the token to `moat deploy`, which delivers it itself.
+  // The deploy test leaves the token to `moat deploy`, which delivers it itself; `zone` adds
+  // names (to A records) to the fake DNS.
   constructor(
     name: string,
     imageTar?: string,
-    private readonly opts: { seedTelegramToken?: boolean } = {},
+    private readonly opts: { seedTelegramToken?: boolean; zone?: Record<string, string> } = {},
   ) {
     super(name, imageTar);
   }
@@ -48,7 +49,11 @@ export class VerifyLab extends HostLab {
     inNs(this.cloudNs, "ip", ["link", "set", "pub0p", "up"]);
     await startListener(this.net, this.cloudNs, [`${ALLOWED_IP}:443`]);
     const zone = join(this.dir, "zone.json");
-    writeFileSync(zone, JSON.stringify({ [ALLOWED_DOMAIN]: { A: [ALLOWED_IP] } }));
+    const names = { [ALLOWED_DOMAIN]: ALLOWED_IP, ...this.opts.zone };
+    writeFileSync(
+      zone,
+      JSON.stringify(Object.fromEntries(Object.entries(names).map(([name, ip]) => [name, { A: [ip] }]))),
+    );
     const dns = this.net.spawn(
       this.cloudNs,
       process.execPath,

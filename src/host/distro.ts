@@ -28,13 +28,19 @@ export function parseOsRelease(text: string, arch: string): Distro {
   return { id, versionId, codename, arch };
 }
 
-// Compose v2 ships under a different name on each release; Debian 12's docker-compose is the
-// Python v1, which cannot read the rendered file (top-level `name`).
+// Compose as each release ships it: Debian 12's docker-compose is the Python Compose v1
+// (1.29.2), every later release has v2 (the `docker compose` plugin) under its own name.
+export type ComposeFlavour = "v1" | "v2";
+
+export function composeFlavour(d: Pick<Distro, "id" | "versionId">): ComposeFlavour {
+  return d.id === "debian" && Number(d.versionId) < 13 ? "v1" : "v2";
+}
+
 function composePackage(d: Distro): string {
-  if (d.id === "debian" && Number(d.versionId) >= 13) return "docker-compose";
+  if (d.id === "debian" && Number(d.versionId) >= 12) return "docker-compose";
   if (d.id === "ubuntu" && Number(d.versionId) >= 22.04) return "docker-compose-v2";
   throw new UnsupportedHost(
-    `${d.id} ${d.versionId} has no Compose v2 package in its own archive; use Debian 13 or Ubuntu 22.04+`,
+    `${d.id} ${d.versionId} has no Compose package host apply can use; use Debian 12+ or Ubuntu 22.04+`,
   );
 }
 

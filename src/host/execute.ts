@@ -117,14 +117,19 @@ async function fetchKey(a: Extract<Action, { kind: "fetch-key" }>): Promise<void
   }
 }
 
-async function awaitOutput(a: Extract<Action, { kind: "await" }>): Promise<void> {
+async function awaitOutput(spec: MoatSpec, a: Extract<Action, { kind: "await" }>): Promise<void> {
   const deadline = Date.now() + a.timeoutMs;
   const pattern = new RegExp(a.match);
+  const cmd = a.asAgent ? agentCommand(spec, a.argv) : { argv: a.argv, env: {} };
   for (;;) {
-    const r = run(a.argv, { timeoutMs: 10_000 });
+    const r = run(cmd.argv, { timeoutMs: 10_000, env: cmd.env });
     if (r.code === 0 && pattern.test(r.stdout)) return;
-    if (Date.now() >= deadline)
-      throw new ActionFailed(`${a.why}: \`${a.argv.join(" ")}\` did not report it within ${a.timeoutMs} ms`);
+    if (Date.now() >= deadline) {
+      const last = (r.stdout || r.stderr).trim().split("\n").slice(-3).join("; ");
+      throw new ActionFailed(
+        `${a.why}: \`${a.argv.join(" ")}\` did not report it within ${a.timeoutMs} ms${last ? ` (last: ${last})` : ""}`,
+      );
+    }
     await sleep(500);
   }
 }
@@ -134,7 +139,7 @@ export async function execute(spec: MoatSpec, a: Action): Promise<void> {
     case "fetch-key":
       return fetchKey(a);
     case "await":
-      return awaitOutput(a);
+      return awaitOutput(spec, a);
     case "write":
       writeAtomically(a.file.path, a.file.content, a.file.mode, uidOf(a.file.owner), gidOf(a.file.group));
       return;

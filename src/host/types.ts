@@ -77,7 +77,7 @@ export type Action =
       why: string;
     }
   // Wait until a command's stdout matches (a daemon reporting a state), or fail after timeoutMs.
-  | { kind: "await"; argv: string[]; match: string; timeoutMs: number; why: string }
+  | { kind: "await"; argv: string[]; match: string; timeoutMs: number; why: string; asAgent?: boolean }
   // Record a post-change fingerprint in host apply's private state directory.
   | { kind: "record"; name: string; command?: string[]; content?: string; why: string }
   // The plan found something it must not fix by itself.

@@ -30,6 +30,8 @@ export interface Release {
   // debootstrap's script, for a release newer than this machine's debootstrap.
   script?: string;
   keyring?: PinnedKeyring;
+  // Where the -security pocket is served from, when not the release's mirror (Debian's).
+  securityMirror?: string;
 }
 
 // Ubuntu's archive keys (the 2018 key signs jammy and noble), from noble's ubuntu-keyring; the
@@ -60,6 +62,13 @@ export const RELEASES = {
     components: ["main", "universe"],
     pockets: ["jammy-updates", "jammy-security"],
     keyring: UBUNTU_KEYRING,
+  },
+  "debian-12": {
+    distro: { id: "debian", versionId: "12", codename: "bookworm" },
+    mirror: DEBIAN_MIRROR,
+    components: ["main"],
+    pockets: ["bookworm-updates", "bookworm-security"],
+    securityMirror: "http://deb.debian.org/debian-security",
   },
 } satisfies Record<string, Release>;
 export type ReleaseName = keyof typeof RELEASES;
@@ -126,9 +135,11 @@ export function ensureBaseRootfs(name: ReleaseName = LAB_RELEASE): string {
     );
     if (release.pockets) {
       const suites = [release.distro.codename, ...release.pockets];
+      const mirrorOf = (suite: string) =>
+        suite.endsWith("-security") && release.securityMirror ? release.securityMirror : release.mirror;
       writeFileSync(
         join(tmp, "etc/apt/sources.list"),
-        suites.map((s) => `deb ${release.mirror} ${s} ${release.components.join(" ")}\n`).join(""),
+        suites.map((s) => `deb ${mirrorOf(s)} ${s} ${release.components.join(" ")}\n`).join(""),
       );
     }
     // Downloads only: the archives stay in the rootfs for host apply's offline apt-get install.

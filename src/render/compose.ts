@@ -20,6 +20,9 @@ export const COMPOSE_PATH = "compose/compose.yaml";
 export const AGENT_COMPOSE_ENV_FILE = `${SECRETS_DIR}/agent-compose.env`;
 export const AGENT_SERVICE = "agent";
 export const agentContainerName = (spec: MoatSpec) => `moat-${spec.name}-agent`;
+// The Compose project (its volumes are named after it). Named on Compose's command line, not in
+// the file: Debian 12's Compose v1 refuses a top-level `name`.
+export const composeProject = (spec: MoatSpec) => `moat-${spec.name}`;
 
 const UNIT_MIB: Record<string, number> = { k: 1 / 1024, m: 1, g: 1024 };
 export function sizeInMib(size: string): number {
@@ -138,7 +141,6 @@ export function composeModel(spec: MoatSpec) {
     logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
   };
   return {
-    name: `moat-${spec.name}`,
     services: { [AGENT_SERVICE]: agent },
     ...(Object.keys(m.named).length && { volumes: m.named }),
   };
@@ -154,6 +156,7 @@ export function renderCompose(spec: MoatSpec): Artifact[] {
   });
   doc.commentBefore =
     " Rendered by Moat from moat.yaml; do not edit. Holds no secret: OPENCLAW_GATEWAY_TOKEN comes\n" +
-    ` from ${AGENT_COMPOSE_ENV_FILE} at apply time, every other credential is a placeholder.`;
+    ` from ${AGENT_COMPOSE_ENV_FILE} at apply time, every other credential is a placeholder.\n` +
+    ` Project ${composeProject(spec)}: pass \`-p ${composeProject(spec)}\` to Compose (as host apply does).`;
   return [{ kind: "compose", path: COMPOSE_PATH, content: doc.toString({ lineWidth: 0 }), mode: 0o644 }];
 }

@@ -67,7 +67,9 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
       .map((c) => c.id)
       .sort();
   const composeUp = (file: string) =>
-    lab.vm.must([...AS_AGENT, "docker", "compose", "-f", file, "up", "-d", "--wait"], { timeoutMs: 60_000 });
+    lab.vm.must([...AS_AGENT, "docker", "compose", "-p", `moat-${NAME}`, "-f", file, "up", "-d", "--wait"], {
+      timeoutMs: 60_000,
+    });
   // Recreates the agent from a mutated copy of the rendered compose file, runs verify, restores.
   const withBrokenAgent = (mutate: (agent: Record<string, unknown>) => void): Report => {
     const model = parse(lab.vm.must(["cat", COMPOSE]));

@@ -81,7 +81,9 @@ describe("moat verify: a live negative control for every check", {
     }
   };
   const composeUp = (file: string) =>
-    lab.vm.must([...AS_AGENT, "docker", "compose", "-f", file, "up", "-d", "--wait"], { timeoutMs: 60_000 });
+    lab.vm.must([...AS_AGENT, "docker", "compose", "-p", "moat-verify", "-f", file, "up", "-d", "--wait"], {
+      timeoutMs: 60_000,
+    });
   // Recreates the agent from a mutated copy of the rendered compose file.
   const withBrokenAgent = (mutate: (agent: Record<string, unknown>) => void): Report =>
     brokenBy(

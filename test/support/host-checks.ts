@@ -39,7 +39,7 @@ export function hostProbes(lab: HostLab, container: string) {
 export type HostProbes = ReturnType<typeof hostProbes>;
 
 // A fresh system's first `moat host apply`: ok, every step changing something; the timings logged.
-export function assertFirstConverge(lab: HostLab): void {
+export function assertFirstConverge(lab: HostLab): ReturnType<HostLab["apply"]>["report"] {
   const { code, report } = lab.apply();
   const summary = report.steps.map((s) => `${s.step}:${s.status}${s.error ? ` ${s.error}` : ""}`);
   assert.equal(code, 0, summary.join("\n"));
@@ -49,6 +49,7 @@ export function assertFirstConverge(lab: HostLab): void {
   console.log(
     `# ${lab.release} first converge: ${report.durationMs} ms (apt install from local archives ${packages} ms; other steps ${report.durationMs - packages} ms)`,
   );
+  return report;
 }
 
 export function assertNoOpRerun(lab: HostLab, withinMs: number): void {

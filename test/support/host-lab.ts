@@ -5,7 +5,7 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
 import { addressHolder } from "../../src/lab/netns.js";
 import { LAB_RELEASE, type ReleaseName } from "../../src/lab/rootfs.js";
@@ -238,6 +238,24 @@ export function openclawStandinTar(dir: string, port: number): string {
     script,
     `require("node:http").createServer((q, s) => s.end("ok")).listen(${port}, "0.0.0.0");\n`,
   );
+  // Every parent directory gets its own 0755 entry: Docker 20.10 (Debian 12) creates a parent the
+  // tarball leaves implied with mode 0600, which the non-root agent cannot search.
+  const parents = new Set<string>();
+  for (const file of [...libs, "usr/local/bin/node"])
+    for (let d = dirname(file); d !== "."; d = dirname(d)) parents.add(d);
+  const stage = join(dir, "standin-dirs");
+  for (const d of parents) mkdirSync(join(stage, d), { recursive: true, mode: 0o755 });
+  execFileSync("tar", [
+    "-rf",
+    tar,
+    "-C",
+    stage,
+    "--owner=0",
+    "--group=0",
+    "--mode=0755",
+    "--no-recursion",
+    ...[...parents].sort(),
+  ]);
   execFileSync("tar", ["-rhf", tar, "-C", "/", ...libs]);
   execFileSync("tar", [
     "-rf",

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ReleaseName } from "../../src/lab/rootfs.js";
 import { HostLab, labSpec, OTHER_V4 } from "./host-lab.js";
 import { inNs } from "./netns.js";
 import { startListener } from "./tcp-probe.js";
@@ -32,13 +33,17 @@ export class VerifyLab extends HostLab {
   private readonly dir = mkdtempSync(join(tmpdir(), "moat-verifylab-"));
 
   // The deploy test leaves the token to `moat deploy`, which delivers it itself; `zone` adds
-  // names (to A records) to the fake DNS.
+  // names (to A records) to the fake DNS; `release` is the system booted (the lab's by default).
   constructor(
     name: string,
     imageTar?: string,
-    private readonly opts: { seedTelegramToken?: boolean; zone?: Record<string, string> } = {},
+    private readonly opts: {
+      seedTelegramToken?: boolean;
+      zone?: Record<string, string>;
+      release?: ReleaseName;
+    } = {},
   ) {
-    super(name, imageTar);
+    super(name, imageTar, opts.release);
   }
 
   override async up(specText = verifySpec()): Promise<void> {

@@ -177,6 +177,19 @@ describe("compose renderer", () => {
     assert.match(renderCompose(AGENT_SPECS.example())[0]?.content ?? "", /user: "1000:1000"/);
   });
 
+  // Debian 12's Compose v1 (1.29) refuses any other top-level key, `name` included ("'name' does
+  // not match any of the regexes: '^x-'"); host apply names the project with -p instead.
+  for (const [name, make] of ALL) {
+    it(`${name}: only top-level keys Compose v1 reads, the project named in the header`, () => {
+      const spec = make();
+      for (const key of Object.keys(compose(spec))) assert.ok(["services", "volumes"].includes(key), key);
+      assert.match(
+        renderCompose(spec)[0]?.content ?? "",
+        new RegExp(`^# Project moat-${spec.name}: pass`, "m"),
+      );
+    });
+  }
+
   it("converts sizes to MiB", () => {
     assert.equal(sizeInMib("2g"), 2048);
     assert.equal(sizeInMib("512m"), 512);

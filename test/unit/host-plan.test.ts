@@ -1,8 +1,14 @@
 // Host apply's pure planning: observations in, actions out, with no host touched.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { nodeIsRecentEnough, packagesFor, parseOsRelease, UnsupportedHost } from "../../src/host/distro.js";
-import { postureProblems } from "../../src/host/steps/agent.js";
+import {
+  composeFlavour,
+  nodeIsRecentEnough,
+  packagesFor,
+  parseOsRelease,
+  UnsupportedHost,
+} from "../../src/host/distro.js";
+import { type AgentSeen, composeUp, planAgent, postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
 import { planGateway } from "../../src/host/steps/gateway.js";
 import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
@@ -19,11 +25,13 @@ target: { kind: lab }
 agent: { profile: custom, image: "example/agent:1.0", writablePaths: [/tmp] }
 `;
 const DEBIAN_13 = parseOsRelease('ID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n', "amd64");
+const DEBIAN_12 = parseOsRelease('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n', "amd64");
+const NOBLE = parseOsRelease('ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n', "arm64");
 
-function context(yaml = SPEC_YAML): PlanContext {
+function context(yaml = SPEC_YAML, distro = DEBIAN_13): PlanContext {
   const spec = specFrom(yaml);
   const bundle = renderBundle(spec);
-  return { spec, specText: yaml, artifacts: new Map(bundle.map((a) => [a.path, a])), distro: DEBIAN_13 };
+  return { spec, specText: yaml, artifacts: new Map(bundle.map((a) => [a.path, a])), distro };
 }
 const kinds = (actions: Action[]) =>
   actions.map((a) => (a.kind === "run" ? `run ${a.argv.slice(0, 3).join(" ")}` : a.kind));
@@ -36,15 +44,23 @@ const asSeen = (
 ): FileSeen => ({ path, content, mode, owner, group });
 
 describe("host apply: distributions", () => {
-  it("picks each release's Compose v2 package and refuses Debian 12's v1", () => {
+  it("picks each release's Compose package and refuses a release without one", () => {
     assert.ok(packagesFor(DEBIAN_13).includes("docker-compose"));
     assert.ok(packagesFor(DEBIAN_13).includes("docker-cli"));
     assert.ok(packagesFor(DEBIAN_13).includes("slirp4netns"));
-    const noble = parseOsRelease('ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n', "arm64");
-    assert.ok(packagesFor(noble).includes("docker-compose-v2"));
-    const bookworm = parseOsRelease('ID=debian\nVERSION_ID="12"\n', "amd64");
-    assert.throws(() => packagesFor(bookworm), UnsupportedHost);
+    assert.ok(packagesFor(NOBLE).includes("docker-compose-v2"));
+    // Debian 12: Compose v1, and docker.io still holds the client.
+    assert.ok(packagesFor(DEBIAN_12).includes("docker-compose"));
+    assert.ok(!packagesFor(DEBIAN_12).includes("docker-cli"));
+    const bullseye = parseOsRelease('ID=debian\nVERSION_ID="11"\n', "amd64");
+    assert.throws(() => packagesFor(bullseye), UnsupportedHost);
     assert.throws(() => parseOsRelease('ID=fedora\nVERSION_ID="40"\n', "amd64"), UnsupportedHost);
+  });
+  it("knows which Compose each release ships", () => {
+    assert.equal(composeFlavour(DEBIAN_12), "v1");
+    assert.equal(composeFlavour(DEBIAN_13), "v2");
+    assert.equal(composeFlavour(NOBLE), "v2");
+    assert.equal(composeFlavour({ id: "ubuntu", versionId: "22.04" }), "v2");
   });
   it("compares Node versions numerically", () => {
     assert.equal(nodeIsRecentEnough("v20.19.0"), true);
@@ -262,5 +278,73 @@ describe("host apply: the tun device rootless networking opens", () => {
   it("plans nothing when the boot rule is installed and the device is open", () => {
     const seen = new Map([[TUN_TMPFILES, asSeen(TUN_TMPFILES, tmpfiles.content)]]);
     assert.deepEqual(planTun(ctx, seen, 0o666), []);
+  });
+});
+
+describe("host apply: starting the agent with each Compose", () => {
+  const FILE = "/etc/moat/compose/compose.yaml";
+  const fresh: AgentSeen = {
+    files: new Map(),
+    freshToken: "t",
+    imagePresent: true,
+    containerRunning: false,
+    recorded: null,
+    importChanges: [],
+  };
+  const compose = (distro: typeof DEBIAN_13) =>
+    planAgent(context(SPEC_YAML, distro), fresh).filter((a) => a.kind === "run" || a.kind === "await");
+
+  it("names the project on the command line for v1 and v2 alike", () => {
+    assert.deepEqual(composeUp("v2", "moat-unit"), [
+      "docker",
+      "compose",
+      "-p",
+      "moat-unit",
+      "-f",
+      FILE,
+      "up",
+      "-d",
+      "--pull",
+      "missing",
+      "--remove-orphans",
+      "--wait",
+    ]);
+    // v1 has neither --pull (it pulls a missing image by itself) nor --wait.
+    assert.deepEqual(composeUp("v1", "moat-unit"), [
+      "docker-compose",
+      "-p",
+      "moat-unit",
+      "-f",
+      FILE,
+      "up",
+      "-d",
+      "--remove-orphans",
+    ]);
+  });
+
+  it("on Debian 13 and Ubuntu, Compose v2 waits by itself", () => {
+    for (const distro of [DEBIAN_13, NOBLE]) {
+      const actions = compose(distro);
+      assert.deepEqual(
+        actions.map((a) => a.kind),
+        ["run"],
+      );
+      assert.deepEqual(actions[0]?.kind === "run" && actions[0].argv, composeUp("v2", "moat-unit"));
+    }
+  });
+
+  it("on Debian 12, Compose v1 then host apply's own wait, naming the container", () => {
+    const [up, wait, ...rest] = compose(DEBIAN_12);
+    assert.equal(rest.length, 0);
+    assert.deepEqual(up?.kind === "run" && up.argv, composeUp("v1", "moat-unit"));
+    assert.ok(up?.kind === "run" && up.asAgent);
+    assert.ok(wait?.kind === "await");
+    assert.ok(wait.asAgent);
+    assert.equal(wait.argv.at(-1), "moat-unit-agent");
+    assert.match(wait.why, /moat-unit-agent/);
+    const ready = new RegExp(wait.match);
+    for (const state of ["running\n", "running healthy\n"]) assert.match(state, ready);
+    for (const state of ["created\n", "running starting\n", "running unhealthy\n", "exited\n"])
+      assert.doesNotMatch(state, ready);
   });
 });

@@ -4,11 +4,17 @@
 // rootless daemon's proxy environment), or from a local tarball when one is given.
 import { createHash } from "node:crypto";
 import { GATEWAY_TOKEN_ENV } from "../../render/agent-env.js";
-import { AGENT_COMPOSE_ENV_FILE, agentContainerName, COMPOSE_PATH } from "../../render/compose.js";
+import {
+  AGENT_COMPOSE_ENV_FILE,
+  agentContainerName,
+  COMPOSE_PATH,
+  composeProject,
+} from "../../render/compose.js";
 import { OPENCLAW_CONFIG_PATH } from "../../render/openclaw.js";
 import { onVm } from "../../render/paths.js";
 import { SECCOMP_PATH } from "../../render/seccomp.js";
 import type { MoatSpec } from "../../spec/schema.js";
+import { type ComposeFlavour, composeFlavour } from "../distro.js";
 import { artifactFile, HOST_STATE_DIR, planFiles } from "../files.js";
 import { observeFiles, readText } from "../shell.js";
 import { type Step, waitFor } from "../step.js";
@@ -79,19 +85,33 @@ export const fingerprint = (files: FileWant[]) =>
     .update(files.map((f) => `${f.path}\0${f.content}`).join("\0"))
     .digest("hex")}\n`;
 
-// --wait: the step fails when the container does not come up, instead of reporting success.
-export const COMPOSE_UP = [
-  "docker",
-  "compose",
-  "-f",
-  COMPOSE_FILE,
-  "up",
-  "-d",
-  "--pull",
-  "missing",
-  "--remove-orphans",
-  "--wait",
-];
+// How long host apply waits, where Compose cannot (v1 has no `up --wait`), for the container to
+// run and, with a healthcheck, to be healthy: the rendered start_period (60 s) plus three failed
+// 30 s probes, so a container that will turn unhealthy does so before the wait ends.
+export const AGENT_START_TIMEOUT_MS = 180_000;
+const STATE_FORMAT = "{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}";
+
+// `compose up` for the distribution's Compose. The project is named on the command line for both
+// (v1 cannot read the file's top-level `name`). v2's --wait fails the step when the container does
+// not come up; v1 pulls missing images by itself and is followed by a wait of host apply's own.
+export function composeUp(flavour: ComposeFlavour, project: string): string[] {
+  if (flavour === "v1")
+    return ["docker-compose", "-p", project, "-f", COMPOSE_FILE, "up", "-d", "--remove-orphans"];
+  return [
+    "docker",
+    "compose",
+    "-p",
+    project,
+    "-f",
+    COMPOSE_FILE,
+    "up",
+    "-d",
+    "--pull",
+    "missing",
+    "--remove-orphans",
+    "--wait",
+  ];
+}
 
 export function planAgent(ctx: PlanContext, seen: AgentSeen): Action[] {
   const files = agentFiles(ctx, seen);
@@ -113,13 +133,25 @@ export function planAgent(ctx: PlanContext, seen: AgentSeen): Action[] {
   }
   const print = fingerprint(files);
   if (actions.length || !seen.containerRunning || seen.recorded !== print) {
+    const flavour = composeFlavour(ctx.distro);
     actions.push({
       kind: "run",
-      argv: COMPOSE_UP,
+      argv: composeUp(flavour, composeProject(ctx.spec)),
       asAgent: true,
       ...(ctx.spec.agent.profile === "openclaw" && { envFile: AGENT_COMPOSE_ENV_FILE }),
       why: seen.containerRunning ? "recreate the agent with its new configuration" : "start the agent",
     });
+    if (flavour === "v1") {
+      const name = agentContainerName(ctx.spec);
+      actions.push({
+        kind: "await",
+        argv: ["docker", "inspect", "--format", STATE_FORMAT, name],
+        asAgent: true,
+        match: "^running( healthy)?\\s*$",
+        timeoutMs: AGENT_START_TIMEOUT_MS,
+        why: `wait for the agent container ${name} to run (and be healthy, where its image checks)`,
+      });
+    }
     actions.push({
       kind: "record",
       name: AGENT_RECORD,

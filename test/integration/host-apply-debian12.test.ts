@@ -2,7 +2,9 @@
 // bookworm-updates and bookworm-security): Docker 20.10 rootless and the Python Compose v1, which
 // has no `up --wait`, so host apply waits for the container itself. First converge, a no-op
 // re-run, the container's posture, the firewall with real packets, `moat verify` green, and an
-// OpenClaw-profile container (with a healthcheck) that host apply waits on until it is healthy.
+// OpenClaw-profile container (with a healthcheck) that host apply waits on until it is healthy,
+// with its negative control: one that never turns healthy fails the step (Compose v1 alone
+// would report success).
 // The lab is the verify lab (fake DNS, an allowlisted host), so verify's allowed paths pass too.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,13 +36,13 @@ const CONTAINER = "moat-verify-agent";
 const OPENCLAW_PORT = 18789;
 const OPENCLAW_CONTAINER = "moat-bkwclaw-agent";
 
-const OPENCLAW_SPEC = `version: 1
+const openclawSpec = (command: string[]) => `version: 1
 name: bkwclaw
 target: { kind: lab }
 agent:
   profile: openclaw
   image: moat-test/openclaw-standin:1.0
-  command: ["node", "/standin.js"]
+  command: ${JSON.stringify(command)}
   port: ${OPENCLAW_PORT}
 access:
   sshUsers: [root]
@@ -53,6 +55,7 @@ describe("moat host apply on a booted Debian 12", { concurrency: false, timeout:
   const dir = mkdtempSync(join(tmpdir(), "moat-bkw-"));
   const checks = hostProbes(lab, CONTAINER);
   const docker = (...args: string[]) => lab.vm.must([...AS_AGENT, "docker", ...args]);
+  const health = () => docker("inspect", "--format", "{{.State.Health.Status}}", OPENCLAW_CONTAINER).trim();
 
   before(async () => {
     await lab.up(verifySpec());
@@ -146,9 +149,26 @@ describe("moat host apply on a booted Debian 12", { concurrency: false, timeout:
     console.log(`# debian-12 verify: ${report.checks.length} checks, skipped ${skipped.join(", ")}`);
   });
 
-  it("with a healthcheck (OpenClaw profile), apply returns only once the container is healthy", () => {
+  it("negative control: a container that never turns healthy fails the agent step, naming it", () => {
     lab.vm.copyIn(openclawStandinTar(dir, OPENCLAW_PORT), VM_IMAGE_TAR);
-    lab.vm.must(["sh", "-c", `cat > ${VM_SPEC}`], { input: OPENCLAW_SPEC });
+    // Runs, but never answers its healthcheck: Compose v1 reports success all the same.
+    lab.vm.must(["sh", "-c", `cat > ${VM_SPEC}`], { input: openclawSpec(["sleep", "infinity"]) });
+    const { code, report } = lab.apply();
+    assert.equal(code, 1);
+    const agent = report.steps.find((s) => s.step === "agent");
+    assert.equal(agent?.status, "failed");
+    assert.match(
+      agent?.error ?? "",
+      new RegExp(
+        `wait for the agent container ${OPENCLAW_CONTAINER} .*did not report it within 180000 ms`,
+        "s",
+      ),
+    );
+    assert.notEqual(health(), "healthy");
+  });
+
+  it("with a healthcheck (OpenClaw profile), apply returns only once the container is healthy", () => {
+    lab.vm.must(["sh", "-c", `cat > ${VM_SPEC}`], { input: openclawSpec(["node", "/standin.js"]) });
     const { code, report } = lab.apply();
     const summary = report.steps.map((s) => `${s.step}:${s.status}${s.error ? ` ${s.error}` : ""}`);
     assert.equal(code, 0, summary.join("\n"));
@@ -157,10 +177,7 @@ describe("moat host apply on a booted Debian 12", { concurrency: false, timeout:
       agent?.actions.join("\n") ?? "",
       new RegExp(`wait for the agent container ${OPENCLAW_CONTAINER}`),
     );
-    assert.equal(
-      docker("inspect", "--format", "{{.State.Health.Status}}", OPENCLAW_CONTAINER).trim(),
-      "healthy",
-    );
+    assert.equal(health(), "healthy");
     console.log(`# debian-12 agent step with a healthcheck: ${agent?.durationMs} ms`);
     // The token reaches the container from the root-only env file (Compose v1 interpolates it too).
     const env = docker("inspect", "--format", "{{json .Config.Env}}", OPENCLAW_CONTAINER);

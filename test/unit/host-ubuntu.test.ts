@@ -161,6 +161,23 @@ describe("host apply on Ubuntu: the rootless launcher", () => {
     assert.equal(planRootless(context(TRIXIE), seen())[0]?.kind, "fail");
   });
 
+  it("turns off the root daemons that are on (docker.io enables docker and containerd), and only those", () => {
+    const on = { enabled: "enabled", active: "active" };
+    const off = { enabled: "disabled", active: "inactive" };
+    const actions = planRootless(
+      context(NOBLE),
+      seen({
+        rootful: [
+          { unit: "docker.service", ...on },
+          { unit: "docker.socket", ...off },
+          { unit: "containerd.service", ...on },
+        ],
+      }),
+    );
+    assert.ok(argvs(actions).includes("systemctl disable --now docker.service containerd.service"));
+    assert.ok(!argvs(planRootless(context(NOBLE), seen())).some((a) => a.includes("disable")));
+  });
+
   it("links a shipped launcher instead (Docker's own packages on Ubuntu)", () => {
     const actions = planRootless(context(NOBLE), seen({ launchers: ["/usr/bin/dockerd-rootless.sh"] }));
     assert.ok(actions.some((a) => a.kind === "symlink" && a.path === DOCKERD_ROOTLESS));

@@ -105,7 +105,7 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
   if (rootfulOn.length)
     actions.push({
       kind: "run",
-      argv: ["systemctl", "disable", "--now", ...ROOTFUL],
+      argv: ["systemctl", "disable", "--now", ...rootfulOn.map((u) => u.unit)],
       why: "turn off the rootful Docker daemon and its containerd",
     });
   const files = rootlessFiles(ctx, ownLauncher);

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeRegistry, type RegistryRequest, startFakeRegistry } from "../support/fake-registry.js";
+import { AGENT_UID, GATEWAY } from "../support/host-checks.js";
 import { AS_AGENT, labSpec, VM_IMAGE_TAR } from "../support/host-lab.js";
 import { busyboxRootfsTar } from "../support/moat-package.js";
 import { probeWith } from "../support/tcp-probe.js";
@@ -24,8 +25,7 @@ const REGISTRY_IP = "93.184.215.31";
 const REPO_TAG = "moat-test/busybox:1.36";
 const IMAGE = `${REGISTRY}/${REPO_TAG}`;
 const CONTAINER = "moat-pull-agent";
-const AGENT_UID = 2000;
-const GATEWAY = "198.18.0.1:3128";
+const GATEWAY_ADDRESS = `${GATEWAY.host}:${GATEWAY.port}`;
 const AUDIT_LOG = "/var/log/moat/gateway-audit.log";
 // Where a Debian system takes local CAs into its store (/etc/ssl/certs), which Go programs read.
 const VM_CA = "/usr/local/share/ca-certificates/moat-test-registry.crt";
@@ -96,9 +96,8 @@ describe("moat host apply pulls the agent's image through the gateway", {
   };
   // systemctl start returns before the gateway listens.
   const gatewayListening = async () => {
-    const [host, port] = GATEWAY.split(":") as [string, string];
     for (let i = 0; i < 100; i++) {
-      if (probeWith(CONNECT_CLIENT, lab.vmNs, 0, host, Number(port)) === "open") return;
+      if (probeWith(CONNECT_CLIENT, lab.vmNs, 0, GATEWAY.host, GATEWAY.port) === "open") return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error("the gateway did not listen again");
@@ -207,7 +206,7 @@ describe("moat host apply pulls the agent's image through the gateway", {
       console.log(`# pull with the gateway stopped: ${r.stderr.trim()}`);
       assert.match(
         r.stderr,
-        new RegExp(`proxyconnect tcp: dial tcp ${GATEWAY}: connect: connection refused`),
+        new RegExp(`proxyconnect tcp: dial tcp ${GATEWAY_ADDRESS}: connect: connection refused`),
       );
       assert.equal(registry.requests().length, served, "the registry was never reached");
     } finally {

@@ -19,6 +19,7 @@ export type DenyCode =
   | "port"
   | "refused-name"
   | "not-allowlisted"
+  | "gateway-route"
   | "ip-literal"
   | "no-answers"
   | `class:${Exclude<AddressClass, "public">}`;
@@ -74,6 +75,12 @@ export function createPipeline(classifier: Classifier = classify): Pipeline {
       if (target.ip !== undefined) return admitLiteral(target.ip, policy, classifier);
       if (isRefusedName(target.host)) return deny("refused-name", `${target.host} is a local name`);
       const listed = aclHost(policy.acl, target.host);
+      // Even in report mode: the agent's own credential there is a channel out (issue 13).
+      const served = listed ? undefined : policy.gatewayServed.get(target.host);
+      if (served) {
+        const reason = `${target.host} is served only by the gateway's own routes (${served.servedBy}, for ${served.field}); the agent may not reach it directly`;
+        return deny("gateway-route", reason);
+      }
       if (!listed && policy.mode === "enforce") {
         return deny("not-allowlisted", `${target.host} is not in egress.allow`);
       }

@@ -1,11 +1,15 @@
 // What the gateway enforces, compiled once from moat.yaml and swapped whole on SIGHUP.
 import ipaddr from "ipaddr.js";
-import { allowedHosts } from "../spec/derive.js";
+import { agentAllowedHosts, type ImpliedHost, impliedHosts } from "../spec/derive.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { compileAcl, type HostAcl } from "./acl.js";
 
 export interface Policy {
+  // Only egress.allow: what the agent may reach itself.
   readonly acl: HostAcl;
+  // Hosts the gateway's own routes serve (llm, messengers, agent.image), refused to the agent's
+  // CONNECT and absolute-form requests unless egress.allow lists them too.
+  readonly gatewayServed: ReadonlyMap<string, ImpliedHost>;
   readonly allowCidrs: readonly CompiledCidr[];
   readonly mode: "enforce" | "report";
   readonly connectPorts: ReadonlySet<number>;
@@ -23,12 +27,20 @@ export function compileCidrs(cidrs: readonly string[]): CompiledCidr[] {
 
 export function policyFromSpec(spec: MoatSpec): Policy {
   return {
-    acl: compileAcl(allowedHosts(spec)),
+    acl: compileAcl(agentAllowedHosts(spec)),
+    gatewayServed: gatewayServedHosts(impliedHosts(spec)),
     allowCidrs: compileCidrs(spec.egress.allowCidrs),
     mode: spec.egress.mode,
     connectPorts: new Set(spec.egress.connectPorts),
     httpPorts: new Set(spec.egress.httpPorts),
   };
+}
+
+// Host → what implies it; the first of several (two providers on one host) names it.
+export function gatewayServedHosts(implied: readonly ImpliedHost[]): Map<string, ImpliedHost> {
+  const byHost = new Map<string, ImpliedHost>();
+  for (const h of implied) if (!byHost.has(h.host)) byHost.set(h.host, h);
+  return byHost;
 }
 
 // The CIDR from allowCidrs that contains `address` (canonical literal), if any.

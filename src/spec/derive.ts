@@ -75,14 +75,33 @@ export function registryHosts(image: string): string[] {
   return [host];
 }
 
-// Every hostname the gateway lets the agent reach: the allowlist plus what llm and messengers
-// imply, plus the agent image's registry (the rootless daemon pulls through the gateway).
-export function allowedHosts(spec: MoatSpec): string[] {
-  const hosts = new Set(spec.egress.allow);
-  for (const p of spec.llm) hosts.add(new URL(upstreamBaseUrl(p)).hostname.toLowerCase());
-  if (spec.messengers.telegram) hosts.add(new URL(TELEGRAM_API).hostname);
-  for (const h of registryHosts(spec.agent.image)) hosts.add(h);
-  return [...hosts].sort();
+// The hosts the agent may reach itself, by CONNECT or absolute-form HTTP: what the owner listed,
+// and nothing more. What llm, messengers and agent.image imply is served by the gateway's own
+// routes (impliedHosts) and is a channel out, not a destination, for a credential of the agent's own.
+export const agentAllowedHosts = (spec: MoatSpec): string[] => [...new Set(spec.egress.allow)].sort();
+
+export interface ImpliedHost {
+  host: string;
+  // The field that implies it, and the gateway's route (or host apply's pull) that reaches it.
+  field: string;
+  servedBy: string;
+}
+
+export function impliedHosts(spec: MoatSpec): ImpliedHost[] {
+  const implied: ImpliedHost[] = spec.llm.map((p, i) => ({
+    host: new URL(upstreamBaseUrl(p)).hostname.toLowerCase(),
+    field: `llm[${i}]`,
+    servedBy: `/llm/${p.name}`,
+  }));
+  if (spec.messengers.telegram)
+    implied.push({
+      host: new URL(TELEGRAM_API).hostname,
+      field: "messengers.telegram",
+      servedBy: "/telegram",
+    });
+  for (const host of registryHosts(spec.agent.image))
+    implied.push({ host, field: "agent.image", servedBy: "host apply's image pull" });
+  return implied;
 }
 
 // The agent's container UID as the host sees it is the rootless user's subuid range; the

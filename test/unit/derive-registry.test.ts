@@ -1,8 +1,8 @@
-// The gateway's allowlist includes the agent image's registry, so the rootless daemon (whose
-// proxy is the gateway) can pull it.
+// The agent image's registry hosts are implied by agent.image: host apply pulls from them through
+// the gateway's pull listener; the agent's own allowlist is egress.allow alone.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { allowedHosts, DOCKER_HUB_HOSTS, registryHosts } from "../../src/spec/derive.js";
+import { agentAllowedHosts, DOCKER_HUB_HOSTS, impliedHosts, registryHosts } from "../../src/spec/derive.js";
 import { specFrom } from "../helpers.js";
 
 const withImage = (image: string) =>
@@ -39,13 +39,14 @@ describe("registry hosts of the agent image", () => {
     assert.deepEqual(registryHosts("someorg/img:1"), DOCKER_HUB_HOSTS);
   });
 
-  it("allowedHosts includes them next to egress.allow, and nothing of other registries", () => {
-    const ghcr = allowedHosts(withImage("ghcr.io/acme/agent:1.0"));
-    assert.ok(ghcr.includes("ghcr.io") && ghcr.includes("pkg-containers.githubusercontent.com"));
-    assert.ok(ghcr.includes("example.com"));
-    assert.ok(!ghcr.includes("registry-1.docker.io"), "a ghcr image does not open Docker Hub");
-    const hub = allowedHosts(withImage("acme/agent:1.0"));
-    for (const h of DOCKER_HUB_HOSTS) assert.ok(hub.includes(h), h);
-    assert.ok(!hub.includes("ghcr.io"), "a Hub image does not open ghcr.io");
+  it("they are implied by agent.image, and nothing of other registries; the agent's own list is egress.allow", () => {
+    const hostsOf = (image: string) =>
+      impliedHosts(withImage(image))
+        .filter((h) => h.field === "agent.image")
+        .map((h) => h.host);
+    const ghcr = hostsOf("ghcr.io/acme/agent:1.0");
+    assert.deepEqual(ghcr, ["ghcr.io", "pkg-containers.githubusercontent.com"]);
+    assert.deepEqual(hostsOf("acme/agent:1.0"), DOCKER_HUB_HOSTS, "a Hub image does not open ghcr.io");
+    assert.deepEqual(agentAllowedHosts(withImage("ghcr.io/acme/agent:1.0")), ["example.com"]);
   });
 });

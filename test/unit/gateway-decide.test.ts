@@ -33,7 +33,8 @@ type Row = [kind: "CONNECT" | "HTTP", authority: string, answers: string[], expe
 const DECISIONS: Row[] = [
   ["CONNECT", "example.com:443", ["93.184.215.14"], "allow allowlisted", ["93.184.215.14"]],
   ["CONNECT", "EXAMPLE.com.:443", ["93.184.215.14"], "allow allowlisted"],
-  ["CONNECT", "api.anthropic.com:443", ["160.79.104.10"], "allow allowlisted"],
+  // Implied by llm, served by the gateway's /llm route: not the agent's (gateway-implied.test.ts).
+  ["CONNECT", "api.anthropic.com:443", ["160.79.104.10"], "deny gateway-route"],
   ["HTTP", "example.com", ["93.184.215.14"], "allow allowlisted"],
   ["CONNECT", "example.com:80", ["93.184.215.14"], "deny port"],
   ["CONNECT", "example.com:22", ["93.184.215.14"], "deny port"],

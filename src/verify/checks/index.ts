@@ -2,6 +2,7 @@
 import type { Check } from "../types.js";
 import * as container from "./container.js";
 import * as host from "./host.js";
+import { impliedHostsRefused } from "./implied.js";
 import * as net from "./network.js";
 import { noRealSecrets } from "./secrets.js";
 
@@ -12,6 +13,7 @@ export const CHECKS: readonly Check[] = [
   net.dnsRefused,
   net.gatewayReachable,
   net.gatewayRefusesSpellings,
+  impliedHostsRefused,
   net.telegramAllowlist,
   container.notPrivileged,
   container.readOnlyRoot,

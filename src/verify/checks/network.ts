@@ -3,7 +3,7 @@
 // the gateway reachable and an allowlisted domain through it; dangerous spellings refused by it.
 import { readFileSync } from "node:fs";
 import { ADDRESS_CASES } from "../../spec/address-cases.js";
-import { allowedHosts, TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
+import { TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import type { ProbeTarget } from "../probe-script.js";
 import { probeAsUid, probeInContainer } from "../probes.js";
@@ -80,10 +80,9 @@ export const dnsRefused: Check = {
   },
 };
 
-// A name with no wildcard to CONNECT to through the gateway: one the operator listed first,
-// else one the llm and messengers sections imply.
-export const allowedProbeHost = (spec: MoatSpec) =>
-  [...spec.egress.allow, ...allowedHosts(spec)].find((h) => !h.startsWith("*."));
+// A name with no wildcard to CONNECT to through the gateway: the first the operator listed. Not one
+// llm or messengers imply: those are the gateway's own routes' and refused to the agent (implied.ts).
+export const allowedProbeHost = (spec: MoatSpec) => spec.egress.allow.find((h) => !h.startsWith("*."));
 
 export const gatewayReachable: Check = {
   id: "net.gateway",

@@ -81,6 +81,20 @@ describe("moat CLI", () => {
     assert.ok(!r.stderr.includes("\u001b["), "NO_COLOR output has no escape codes");
   });
 
+  test("validate warns, naming the field, when egress.allow reopens a host the gateway serves", () => {
+    const dir = mkdtempSync(join(tmpdir(), "moat-cli-"));
+    writeFileSync(
+      join(dir, "moat.yaml"),
+      "version: 1\nname: t\ntarget: { kind: lab }\nmessengers: { telegram: { botToken: { env: T }, allowFrom: [1] } }\negress: { allow: [example.com, api.telegram.org] }\n",
+    );
+    const r = moat(["validate"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^! egress\.allow\[1\]: api\.telegram\.org covers api\.telegram\.org \(\/telegram/m,
+    );
+  });
+
   test("init refuses to overwrite, and usage errors exit 2", () => {
     const dir = mkdtempSync(join(tmpdir(), "moat-cli-"));
     assert.equal(moat(["init", "--yes"], { cwd: dir }).code, 0);

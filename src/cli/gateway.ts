@@ -11,6 +11,7 @@ interface GatewayFlags {
   config: string;
   listen?: string;
   metricsListen?: string;
+  pullListen?: string;
   auditLog: string;
   dns?: string;
   dnsTimeout: string;
@@ -53,6 +54,10 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
     .option(
       "--metrics-listen <host:port|off>",
       "Prometheus metrics on loopback (default 127.0.0.1:gateway.metricsPort)",
+    )
+    .option(
+      "--pull-listen <host:port|off>",
+      "host apply's image pulls, registry hosts of agent.image only (default 127.0.0.1:gateway.port; off with --listen)",
     )
     .option(
       "--audit-log <file>",
@@ -99,6 +104,7 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
           config: flags.config,
           listen: flags.listen,
           metricsListen: flags.metricsListen,
+          pullListen: flags.pullListen,
           auditLog: flags.auditLog,
           dns: flags.dns
             ?.split(",")

@@ -9,8 +9,9 @@ import type { Pipeline } from "./decide.js";
 import type { Dialer } from "./dial.js";
 import { GatewayMetrics, serveMetrics } from "./metrics.js";
 import { policyFromSpec } from "./policy.js";
+import { pullAudit, pullListenAddress, pullPolicyFromSpec } from "./pull-listener.js";
 import { DnsResolver } from "./resolve.js";
-import { defaultRouter, type InternalRouter } from "./router.js";
+import { defaultRouter, InternalRouter } from "./router.js";
 import { Gateway, type GatewayLimits } from "./server.js";
 import { parseAuthority } from "./target.js";
 
@@ -20,6 +21,9 @@ export interface GatewayRunOptions {
   listen?: string;
   // host:port on loopback, or "off"; default 127.0.0.1:gateway.metricsPort.
   metricsListen?: string;
+  // host:port on loopback, or "off"; host apply's image pulls (pull-listener.ts). Default
+  // 127.0.0.1:gateway.port, or off when --listen is given (tests run several gateways).
+  pullListen?: string;
   auditLog: string;
   auditMaxBytes?: number;
   // Resolver addresses; default the system's (/etc/resolv.conf).
@@ -43,6 +47,7 @@ export interface RunningGateway {
   spec: MoatSpec;
   listen: { host: string; port: number };
   metricsListen?: { host: string; port: number };
+  pullListen?: { host: string; port: number };
   reload(): string;
   stop(): Promise<void>;
 }
@@ -69,6 +74,12 @@ export async function startGateway(
       : opts.metricsListen
         ? parseHostPort(opts.metricsListen, "--metrics-listen")
         : { host: "127.0.0.1", port: spec.gateway.metricsPort };
+  const pullListen =
+    opts.pullListen === "off" || (opts.pullListen === undefined && opts.listen)
+      ? undefined
+      : opts.pullListen
+        ? parseHostPort(opts.pullListen, "--pull-listen")
+        : pullListenAddress(spec);
   const selfAuthorities = [`${spec.gateway.address}:${spec.gateway.port}`];
   if (listen.host !== "0.0.0.0" && listen.host !== "::") {
     selfAuthorities.push(
@@ -103,13 +114,27 @@ export async function startGateway(
     ...seams,
     router,
   });
+  // Its own Gateway: no routes of the agent's, no self-authorities, its own policy.
+  const pullGateway = pullListen
+    ? new Gateway({
+        policy: pullPolicyFromSpec(spec),
+        resolver,
+        selfAuthorities: [],
+        limits: opts.limits,
+        audit: pullAudit(audit),
+        router: new InternalRouter(),
+      })
+    : undefined;
   let metricsServer: Server | undefined;
   try {
     if (metricsListen) metricsServer = await serveMetrics(metrics, metricsListen.host, metricsListen.port);
     const bound = await gateway.listen(listen.host, listen.port);
     listen.port = bound.port;
+    if (pullGateway && pullListen)
+      pullListen.port = (await pullGateway.listen(pullListen.host, pullListen.port)).port;
   } catch (err) {
     metricsServer?.close();
+    gateway.server.close();
     audit.close();
     throw err;
   }
@@ -123,15 +148,17 @@ export async function startGateway(
     spec,
     listen,
     metricsListen,
+    pullListen,
     // Re-read moat.yaml and swap the policy; open tunnels are untouched. A broken file
     // keeps the old policy, so a typo cannot open or close the world.
     reload() {
       const next = loadSpecFile(opts.config);
       gateway.setPolicy(policyFromSpec(next));
+      pullGateway?.setPolicy(pullPolicyFromSpec(next));
       return `reloaded ${opts.config}: mode ${next.egress.mode}, ${next.egress.allow.length} allow entries`;
     },
     async stop() {
-      await gateway.drain(opts.drainMs);
+      await Promise.all([gateway.drain(opts.drainMs), pullGateway?.drain(opts.drainMs)]);
       // close() waits for open connections, so cut keep-alive scrapers first.
       if (metricsServer) {
         const closed = new Promise<void>((r) => metricsServer?.close(() => r()));
@@ -170,7 +197,8 @@ export async function runGateway(opts: GatewayRunOptions, seams: GatewaySeams = 
     // Announced only once the handlers are in: a supervisor may signal the moment it reads this.
     log(
       `listening on ${listen.host}:${listen.port} (mode ${spec.egress.mode}), ` +
-        `metrics ${metricsListen ? `${metricsListen.host}:${metricsListen.port}` : "off"}, audit ${opts.auditLog}`,
+        `metrics ${metricsListen ? `${metricsListen.host}:${metricsListen.port}` : "off"}, ` +
+        `pulls ${running.pullListen ? `${running.pullListen.host}:${running.pullListen.port}` : "off"}, audit ${opts.auditLog}`,
     );
   });
 }

@@ -61,6 +61,9 @@ export function packagesFor(d: Distro): string[] {
     // fail2ban's sshd jail reads the journal on Debian 12+ (backend = systemd).
     "python3-systemd",
     "unattended-upgrades",
+    // Host apply pulls the agent's image as root through the gateway's pull listener (pull.ts);
+    // in Debian 12/13 main, Ubuntu 22.04/24.04 universe.
+    "skopeo",
   ];
   // Debian 13 split the client out of docker.io.
   if (d.id === "debian" && Number(d.versionId) >= 13) list.splice(1, 0, "docker-cli");

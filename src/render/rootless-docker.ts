@@ -3,7 +3,6 @@
 // --skip-iptables writes `--iptables=false`, which silently breaks container egress. The network
 // driver is pinned (newer Docker picks gvisor-tap-vsock when slirp4netns is missing, cloud-facts
 // §4.1) and host loopback is off, so a container cannot reach the host's 127.0.0.1 via 10.0.2.2.
-import { gatewayOrigin } from "../spec/derive.js";
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
 
@@ -18,7 +17,6 @@ export const DOCKERD_ROOTLESS = "/usr/local/bin/dockerd-rootless.sh";
 export const TUN_TMPFILES_PATH = "tmpfiles/moat-tun.conf";
 
 export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
-  const proxy = gatewayOrigin(spec);
   const lines = [
     "# Rendered by Moat from moat.yaml; edit the spec, not this file.",
     `# Rootless Docker for ${spec.host.agentUser}; installed as ~/.config/systemd/user/docker.service.`,
@@ -30,13 +28,10 @@ export function renderRootlessDockerUnit(spec: MoatSpec): Artifact[] {
     "Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns",
     "Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520",
     "Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_DISABLE_HOST_LOOPBACK=true",
-    // Image pulls leave as the agent's uid, which the firewall lets reach only the gateway.
-    `Environment=HTTP_PROXY=${proxy}`,
-    `Environment=HTTPS_PROXY=${proxy}`,
-    "Environment=NO_PROXY=",
-    // Even when it pulls through a proxy, dockerd looks a registry's name up itself (to match it
-    // against its insecure-registry ranges). The firewall refuses that lookup; Go's own resolver
-    // waits out its timeouts (about 30 s per pull, measured), the C library's gives up at once.
+    // No proxy: the daemon never pulls (host apply loads the image it pulled as root, src/host/
+    // pull.ts), and it shares the agent's uid, so any way out it had would be the agent's too.
+    // Should anything make it look a name up, the firewall refuses the lookup; the C library's
+    // resolver gives up at once where Go's own waits out its timeouts (about 30 s, measured).
     "Environment=GODEBUG=netdns=cgo",
     // Docker 26.x fails to start a container whose eth0 IPv6 it cannot switch off (the sysctl is
     // not writable inside RootlessKit's namespace); this is Docker's documented opt-out. The

@@ -63,16 +63,26 @@ export const DOCKER_HUB_HOSTS = [
   "production.cloudflare.docker.com",
   "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com",
 ];
-export function registryHosts(image: string): string[] {
+const registryPart = (image: string) => {
   const slash = image.indexOf("/");
   const first = slash < 0 ? "" : image.slice(0, slash);
   const isHost = first.includes(".") || first.includes(":") || first === "localhost";
+  return { first, isHost };
+};
+export function registryHosts(image: string): string[] {
+  const { first, isHost } = registryPart(image);
   if (!isHost || ["docker.io", "index.docker.io", "registry-1.docker.io"].includes(first.toLowerCase()))
     return DOCKER_HUB_HOSTS;
   // A port is not part of the hostname the gateway's allowlist matches.
   const host = first.replace(/:\d+$/, "").toLowerCase();
   if (host === "ghcr.io") return [host, "pkg-containers.githubusercontent.com"];
   return [host];
+}
+// The port a pull of `image` connects to: the reference's own, else HTTPS.
+export function registryPort(image: string): number {
+  const { first, isHost } = registryPart(image);
+  const port = isHost ? /:(\d+)$/.exec(first)?.[1] : undefined;
+  return port ? Number(port) : 443;
 }
 
 // The hosts the agent may reach itself, by CONNECT or absolute-form HTTP: what the owner listed,

@@ -8,6 +8,7 @@ import {
   parseOsRelease,
   UnsupportedHost,
 } from "../../src/host/distro.js";
+import { PULLED_ARCHIVE } from "../../src/host/pull.js";
 import { type AgentSeen, composeUp, planAgent, postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
 import { planGateway } from "../../src/host/steps/gateway.js";
@@ -281,6 +282,49 @@ describe("host apply: the tun device rootless networking opens", () => {
   });
 });
 
+describe("host apply: the agent's image is pulled by root through the gateway's pull listener", () => {
+  const missing: AgentSeen = {
+    files: new Map(),
+    freshToken: "t",
+    imagePresent: false,
+    containerRunning: false,
+    recorded: null,
+    importChanges: [],
+  };
+  const runs = (yaml = SPEC_YAML) =>
+    planAgent(context(yaml), missing).flatMap((a) =>
+      a.kind === "run"
+        ? [`${a.asAgent ? "agent" : "root"}: ${a.argv.join(" ")}${a.stdinFile ? ` < ${a.stdinFile}` : ""}`]
+        : [],
+    );
+
+  it("skopeo as root via 127.0.0.1 (loopback: never the agent's), docker load as the agent, compose never pulls", () => {
+    assert.deepEqual(runs().slice(0, 4), [
+      `root: rm -f ${PULLED_ARCHIVE}`,
+      `root: env HTTPS_PROXY=http://127.0.0.1:3128 HTTP_PROXY=http://127.0.0.1:3128 NO_PROXY= skopeo copy --retry-times 3 docker://example/agent:1.0 docker-archive:${PULLED_ARCHIVE}:example/agent:1.0`,
+      `agent: docker load < ${PULLED_ARCHIVE}`,
+      `root: rm -f ${PULLED_ARCHIVE}`,
+    ]);
+    assert.match(runs()[4] ?? "", /^agent: docker compose .* up -d --pull never /);
+  });
+
+  it("nothing is pulled when the image is there, or imported from a tarball", () => {
+    assert.ok(
+      !planAgent(context(), { ...missing, imagePresent: true }).some(
+        (a) => a.kind === "run" && a.argv.includes("skopeo"),
+      ),
+    );
+    const imported = planAgent({ ...context(), importImage: "/root/image.tar" }, missing);
+    assert.ok(!imported.some((a) => a.kind === "run" && a.argv.includes("skopeo")));
+  });
+
+  it("a digest-pinned image fails the step with what to do, rather than loading an image Compose cannot find", () => {
+    const digest = SPEC_YAML.replace("example/agent:1.0", `example/agent@sha256:${"a".repeat(64)}`);
+    const fail = planAgent(context(digest), missing).find((a) => a.kind === "fail");
+    assert.match(fail?.kind === "fail" ? fail.message : "", /pinned by digest; .*--import-image/);
+  });
+});
+
 describe("host apply: starting the agent with each Compose", () => {
   const FILE = "/etc/moat/compose/compose.yaml";
   const fresh: AgentSeen = {
@@ -305,7 +349,7 @@ describe("host apply: starting the agent with each Compose", () => {
       "up",
       "-d",
       "--pull",
-      "missing",
+      "never",
       "--remove-orphans",
       "--wait",
     ]);

@@ -1,7 +1,8 @@
 // Step 6: the agent's container, started with Compose by the agent user's rootless Docker. The
 // OpenClaw gateway token is generated once into a root-only file and handed to Compose in its
-// environment by the executor, never on a command line. Images come through the gateway (the
-// rootless daemon's proxy environment), or from a local tarball when one is given.
+// environment by the executor, never on a command line. Images are pulled by host apply through
+// the gateway's pull listener (../pull.ts) or come from a local tarball when one is given; the
+// rootless daemon itself never pulls.
 import { createHash } from "node:crypto";
 import { GATEWAY_TOKEN_ENV } from "../../render/agent-env.js";
 import {
@@ -16,6 +17,7 @@ import { SECCOMP_PATH } from "../../render/seccomp.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import { type ComposeFlavour, composeFlavour } from "../distro.js";
 import { artifactFile, HOST_STATE_DIR, planFiles } from "../files.js";
+import { pullActions } from "../pull.js";
 import { observeFiles, readText } from "../shell.js";
 import { type Step, waitFor } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
@@ -93,7 +95,8 @@ const STATE_FORMAT = "{{.State.Status}}{{if .State.Health}} {{.State.Health.Stat
 
 // `compose up` for the distribution's Compose. The project is named on the command line for both
 // (v1 cannot read the file's top-level `name`). v2's --wait fails the step when the container does
-// not come up; v1 pulls missing images by itself and is followed by a wait of host apply's own.
+// not come up; v1 is followed by a wait of host apply's own. The image is there already (pulled or
+// imported): the daemon has no way to a registry, so v2 is told never to try.
 export function composeUp(flavour: ComposeFlavour, project: string): string[] {
   if (flavour === "v1")
     return ["docker-compose", "-p", project, "-f", COMPOSE_FILE, "up", "-d", "--remove-orphans"];
@@ -107,7 +110,7 @@ export function composeUp(flavour: ComposeFlavour, project: string): string[] {
     "up",
     "-d",
     "--pull",
-    "missing",
+    "never",
     "--remove-orphans",
     "--wait",
   ];
@@ -130,6 +133,8 @@ export function planAgent(ctx: PlanContext, seen: AgentSeen): Action[] {
       stdinFile: ctx.importImage,
       why: `import ${ctx.spec.agent.image} from ${ctx.importImage}`,
     });
+  } else if (!seen.imagePresent) {
+    actions.push(...pullActions(ctx.spec));
   }
   const print = fingerprint(files);
   if (actions.length || !seen.containerRunning || seen.recorded !== print) {

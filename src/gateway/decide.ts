@@ -82,7 +82,7 @@ export function createPipeline(classifier: Classifier = classify): Pipeline {
         return deny("gateway-route", reason);
       }
       if (!listed && policy.mode === "enforce") {
-        return deny("not-allowlisted", `${target.host} is not in egress.allow`);
+        return deny("not-allowlisted", `${target.host} is not in ${policy.aclName ?? "egress.allow"}`);
       }
       return { action: "lookup", name: target.host, listed };
     },

@@ -10,6 +10,8 @@ export interface Policy {
   // Hosts the gateway's own routes serve (llm, messengers, agent.image), refused to the agent's
   // CONNECT and absolute-form requests unless egress.allow lists them too.
   readonly gatewayServed: ReadonlyMap<string, ImpliedHost>;
+  // What the ACL is called in refusals; egress.allow unless said otherwise (the pull listener).
+  readonly aclName?: string;
   readonly allowCidrs: readonly CompiledCidr[];
   readonly mode: "enforce" | "report";
   readonly connectPorts: ReadonlySet<number>;

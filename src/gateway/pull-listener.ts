@@ -22,6 +22,7 @@ export function pullPolicyFromSpec(spec: MoatSpec): Policy {
   return {
     acl: compileAcl(registryHosts(spec.agent.image)),
     gatewayServed: new Map(),
+    aclName: "the registry hosts of agent.image",
     allowCidrs: [],
     mode: "enforce",
     connectPorts: new Set([registryPort(spec.agent.image)]),

@@ -1,15 +1,17 @@
 // `moat host apply` pulling the agent's image from a real registry (test/support/fake-registry.ts)
-// through the gateway, with no --import-image: the image's registry host is on the gateway's
-// allowlist because the spec names it, and the agent user's rootless dockerd reaches it only
-// through the gateway. Evidence comes from three sides: Moat's own firewall counters (connections
-// from the agent's uids to the gateway), the gateway's audit log (the CONNECT allowed) and the
-// registry's log (the manifest and blob GETs). Negative controls: the daemon without its proxy
-// environment is refused by the firewall; with the gateway stopped nothing is pulled; a registry
-// host the spec does not name is refused by the gateway.
+// with no --import-image, out of the agent's reach (issue 13): root's skopeo pulls through the
+// gateway's pull listener on loopback (registry hosts of agent.image, CONNECT only) and the agent's
+// rootless daemon loads the archive. The daemon has no proxy, and the agent's own listener refuses
+// the registry (served by the gateway's own routes), so neither the agent nor its daemon can reach
+// it — no `docker push` to an attacker's namespace. Evidence from three sides: the registry's log
+// (manifest and blob GETs), the gateway's audit log (the CONNECT allowed, listener "pull") and
+// Moat's firewall (the agent's uid refused loopback). Negative controls: with the gateway stopped
+// host apply's pull fails and the registry sees nothing; a registry the spec does not name is
+// refused by the pull listener too.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeRegistry, type RegistryRequest, startFakeRegistry } from "../support/fake-registry.js";
 import { AGENT_UID, GATEWAY } from "../support/host-checks.js";
@@ -25,12 +27,10 @@ const REGISTRY_IP = "93.184.215.31";
 const REPO_TAG = "moat-test/busybox:1.36";
 const IMAGE = `${REGISTRY}/${REPO_TAG}`;
 const CONTAINER = "moat-pull-agent";
-const GATEWAY_ADDRESS = `${GATEWAY.host}:${GATEWAY.port}`;
+const PULL_LISTENER = { host: "127.0.0.1", port: GATEWAY.port };
 const AUDIT_LOG = "/var/log/moat/gateway-audit.log";
 // Where a Debian system takes local CAs into its store (/etc/ssl/certs), which Go programs read.
 const VM_CA = "/usr/local/share/ca-certificates/moat-test-registry.crt";
-const NO_PROXY_DROPIN = "/home/moat-agent/.config/systemd/user/docker.service.d/no-proxy.conf";
-const AS_AGENT_MANAGER = ["systemctl", "--user", "-M", "moat-agent@"];
 
 const CONNECT_CLIENT = `
 const s = require("node:net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
@@ -39,18 +39,30 @@ s.setTimeout(3000, () => done("timeout"));
 s.on("connect", () => done("open"));
 s.on("error", (e) => done(e.code || e.message));
 `;
+// A CONNECT for \`target\` through the proxy given as arguments: the status line's code, or the error.
+const tunnelClient = (target: string) => `
+const s = require("node:net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
+const done = (r) => { process.stdout.write(r); process.exit(0); };
+s.setTimeout(5000, () => done("timeout"));
+s.on("connect", () => s.write("CONNECT ${target} HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n"));
+let buf = "";
+s.on("data", (d) => { buf += d; if (buf.includes("\\r\\n\\r\\n")) done(buf.split("\\r\\n")[0] + " | " + buf.split("\\r\\n\\r\\n")[1].trim()); });
+s.on("error", (e) => done(e.code || e.message));
+`;
 
 interface AuditLine {
   method: string;
   host: string;
   port: number;
   addr?: string;
+  client: string;
   decision: string;
   code: string;
   reason: string;
+  listener?: string;
 }
 
-describe("moat host apply pulls the agent's image through the gateway", {
+describe("moat host apply pulls the agent's image through the gateway's pull listener, as root", {
   concurrency: false,
   timeout: 600_000,
 }, () => {
@@ -70,44 +82,29 @@ describe("moat host apply pulls the agent's image through the gateway", {
       .stdout.split("\n")
       .filter(Boolean)
       .map((l) => JSON.parse(l) as AuditLine);
-  // Packets of new connections from the agent's uids that Moat's table accepted to the gateway,
-  // and refused with a reset (neither the gateway nor a reserved range).
-  const counter = (rule: RegExp) => {
-    const chain = lab.vm.must(["nft", "list", "chain", "inet", "moat", "agent_egress"]);
-    const line = chain.split("\n").find((l) => rule.test(l));
-    return Number(line?.match(/packets (\d+)/)?.[1] ?? Number.NaN);
-  };
-  const toGateway = () => counter(/ip daddr 198\.18\.0\.1 tcp dport 3128 counter/);
-  const resetByFirewall = () => counter(/^\s*meta l4proto tcp counter packets \d+ bytes \d+ reject/);
   const removeAgentAndImage = () => {
     agentDocker("rm", "-f", CONTAINER);
     agentDocker("image", "rm", IMAGE);
     assert.notEqual(agentDocker("image", "inspect", IMAGE).code, 0, "the image is gone");
   };
-  // Docker asks for the tag's manifest (HEAD), then GETs it by digest, then the config and layer blobs.
+  // A pull asks for the tag's manifest, then the config and layer blobs.
   const pulledFromRegistry = (requests: RegistryRequest[]) => {
-    const gets = requests.filter(
-      (r) => r.method === "GET" && r.status === 200 && /^docker\//.test(r.userAgent),
-    );
+    const gets = requests.filter((r) => r.method === "GET" && r.status === 200);
     return {
       manifest: gets.some((r) => r.uri.startsWith("/v2/moat-test/busybox/manifests/")),
       blobs: gets.filter((r) => r.uri.startsWith("/v2/moat-test/busybox/blobs/sha256:")).length,
+      agents: [...new Set(gets.map((r) => r.userAgent.split("/")[0]))],
     };
   };
-  // systemctl start returns before the gateway listens.
   const gatewayListening = async () => {
     for (let i = 0; i < 100; i++) {
-      if (probeWith(CONNECT_CLIENT, lab.vmNs, 0, GATEWAY.host, GATEWAY.port) === "open") return;
+      if (probeWith(CONNECT_CLIENT, lab.vmNs, 0, PULL_LISTENER.host, PULL_LISTENER.port) === "open") return;
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error("the gateway did not listen again");
   };
-  // The agent's Docker pulls as it would for `compose up --pull missing`; timed.
-  const pull = (image = IMAGE) => {
-    const start = Date.now();
-    const r = agentDocker("pull", image);
-    return { ...r, ms: Date.now() - start };
-  };
+  const agentStep = (report: { steps: { step: string; status: string; error?: string }[] }) =>
+    report.steps.find((s) => s.step === "agent");
 
   before(async () => {
     await lab.up(labSpec("pull").replace("image: moat-test/busybox:1.36", `image: ${IMAGE}`));
@@ -130,117 +127,132 @@ describe("moat host apply pulls the agent's image through the gateway", {
     }
   });
 
-  it("converges with no image given: the registry serves the manifest and blobs, through the gateway", () => {
+  it("converges with no image given: root's skopeo pulls through the pull listener, the agent's daemon loads it", () => {
+    const start = Date.now();
     const { code, report } = lab.apply();
     const summary = report.steps.map((s) => `${s.step}:${s.status}${s.error ? ` ${s.error}` : ""}`);
     assert.equal(code, 0, summary.join("\n"));
-    const agent = report.steps.find((s) => s.step === "agent");
-    console.log(`# first converge with a pull: ${report.durationMs} ms (agent step ${agent?.durationMs} ms)`);
+    console.log(
+      `# first converge with a pull: ${Date.now() - start} ms (agent step ${report.steps.find((s) => s.step === "agent")?.durationMs} ms)`,
+    );
     assert.equal(agentDocker("inspect", "-f", "{{.State.Running}}", CONTAINER).stdout.trim(), "true");
 
     const got = pulledFromRegistry(registry.requests());
-    assert.ok(got.manifest, "the registry served the manifest to Docker");
+    assert.ok(got.manifest, "the registry served the manifest");
     assert.ok(got.blobs >= 2, `the registry served the config and the layer (${got.blobs} blob GETs)`);
+    assert.deepEqual(got.agents, ["skopeo"], "skopeo pulled, not the agent's Docker");
     const connect = audit().find((a) => a.host === REGISTRY);
     assert.deepEqual(
-      connect && [connect.method, connect.port, connect.addr, connect.decision, connect.code],
-      ["CONNECT", 443, REGISTRY_IP, "allow", "allowlisted"],
-      "the gateway allowed the CONNECT to the registry",
+      connect && [
+        connect.method,
+        connect.port,
+        connect.addr,
+        connect.client,
+        connect.decision,
+        connect.listener,
+      ],
+      ["CONNECT", 443, REGISTRY_IP, "127.0.0.1", "allow", "pull"],
+      "the gateway's pull listener allowed the CONNECT to the registry, from loopback",
     );
-    // Only the agent's uids are counted by this rule, and nothing else of theirs talks to the gateway.
-    assert.ok(toGateway() > 0, "the agent's uid opened the connections to the gateway");
   });
 
-  it("negative control: the daemon without its proxy environment is refused by the firewall, the registry sees nothing", () => {
-    // So the daemon is not stopped earlier by DNS (also refused to it): it knows the address.
-    lab.vm.must(["sh", "-c", `echo '${REGISTRY_IP} ${REGISTRY}' >> /etc/hosts`]);
-    lab.vm.must(["mkdir", "-p", dirname(NO_PROXY_DROPIN)]);
-    lab.vm.must(["sh", "-c", `cat > ${NO_PROXY_DROPIN}`], {
-      input: "[Service]\nUnsetEnvironment=HTTP_PROXY HTTPS_PROXY NO_PROXY\n",
-    });
-    lab.vm.must([...AS_AGENT_MANAGER, "daemon-reload"]);
-    lab.vm.must([...AS_AGENT_MANAGER, "restart", "docker.service"]);
-    try {
-      removeAgentAndImage();
-      const env = lab.vm.must(["sh", "-c", "tr '\\0' '\\n' < /proc/$(pgrep -u 2000 -x dockerd)/environ"]);
-      assert.doesNotMatch(env, /PROXY/, "the daemon runs without a proxy");
-      const served = registry.requests().length;
-      const auditLines = audit().length;
-      const resets = resetByFirewall();
-
-      const r = pull();
-      assert.notEqual(r.code, 0, "the pull must fail");
-      console.log(`# direct pull refused: ${r.stderr.trim()}`);
-      assert.match(
-        r.stderr,
-        new RegExp(`${REGISTRY_IP.replaceAll(".", "\\.")}:443: connect: connection refused`),
-      );
-      assert.ok(resetByFirewall() > resets, "Moat's table reset the daemon's connection");
-      assert.equal(registry.requests().length, served, "the registry was never reached");
-      assert.equal(audit().length, auditLines, "nothing went through the gateway");
-      // The registry is reachable from this VM; only the agent's uid is kept from it.
-      assert.equal(
-        probeWith(CONNECT_CLIENT, lab.vmNs, 0, REGISTRY_IP, 443),
-        "open",
-        "root reaches the registry",
-      );
-      assert.equal(probeWith(CONNECT_CLIENT, lab.vmNs, AGENT_UID, REGISTRY_IP, 443), "ECONNREFUSED");
-    } finally {
-      lab.vm.must(["rm", "-f", NO_PROXY_DROPIN]);
-      lab.vm.must(["sed", "-i", `/${REGISTRY}/d`, "/etc/hosts"]);
-      lab.vm.must([...AS_AGENT_MANAGER, "daemon-reload"]);
-      lab.vm.must([...AS_AGENT_MANAGER, "restart", "docker.service"]);
-    }
-    const again = pull();
-    assert.equal(again.code, 0, again.stderr);
-    console.log(`# pull through the gateway again with the proxy restored: ${again.ms} ms`);
+  it("the agent's uid: its CONNECT to the registry is refused (served by the gateway's own routes), and it cannot reach the pull listener", () => {
+    const served = registry.requests().length;
+    const refused = probeWith(
+      tunnelClient(`${REGISTRY}:443`),
+      lab.vmNs,
+      AGENT_UID,
+      GATEWAY.host,
+      GATEWAY.port,
+    );
+    assert.equal(
+      refused,
+      `HTTP/1.1 403 Forbidden | moat: denied: ${REGISTRY} is served only by the gateway's own routes (host apply's image pull, for agent.image); the agent may not reach it directly`,
+    );
+    const deny = audit().find((a) => a.host === REGISTRY && a.decision === "deny");
+    assert.deepEqual(deny && [deny.code, deny.listener], ["gateway-route", undefined]);
+    // Moat's table refuses loopback to the agent's uids; root reaches the same listener.
+    assert.equal(
+      probeWith(CONNECT_CLIENT, lab.vmNs, AGENT_UID, PULL_LISTENER.host, PULL_LISTENER.port),
+      "ECONNREFUSED",
+    );
+    assert.equal(probeWith(CONNECT_CLIENT, lab.vmNs, 0, PULL_LISTENER.host, PULL_LISTENER.port), "open");
+    assert.equal(registry.requests().length, served, "the registry was never reached");
   });
 
-  it("negative control: with the gateway stopped the pull fails, and works once it is back", async () => {
+  it("the agent's daemon has no proxy and no way out: its own pull (or push) goes nowhere", () => {
+    const env = lab.vm.must([
+      "sh",
+      "-c",
+      `tr '\\0' '\\n' < /proc/$(pgrep -u ${AGENT_UID} -x dockerd)/environ`,
+    ]);
+    assert.doesNotMatch(env, /PROXY/i, "the daemon runs without a proxy");
+    const served = registry.requests().length;
+    const auditLines = audit().length;
+    const r = agentDocker("pull", `${REGISTRY}/moat-test/other:1.0`);
+    assert.notEqual(r.code, 0, "the daemon's pull must fail");
+    console.log(`# the agent's daemon pulling by itself: ${r.stderr.trim()}`);
+    assert.equal(registry.requests().length, served, "the registry was never reached");
+    assert.equal(audit().length, auditLines, "nothing went through the gateway");
+  });
+
+  it("negative control: with the gateway stopped host apply's pull fails, naming it, and works once it is back", async () => {
     removeAgentAndImage();
     const served = registry.requests().length;
     lab.vm.must(["systemctl", "stop", "moat-gateway.service"]);
     try {
-      const r = pull();
-      assert.notEqual(r.code, 0, "the pull must fail");
-      console.log(`# pull with the gateway stopped: ${r.stderr.trim()}`);
-      assert.match(
-        r.stderr,
-        new RegExp(`proxyconnect tcp: dial tcp ${GATEWAY_ADDRESS}: connect: connection refused`),
-      );
+      // --only agent: the gateway step would start it again.
+      const { code, report } = lab.apply(["--only", "agent"]);
+      assert.notEqual(code, 0, "host apply must fail without the gateway");
+      const step = agentStep(report);
+      console.log(`# host apply's pull with the gateway stopped: ${step?.error}`);
+      assert.equal(step?.status, "failed");
+      assert.match(step?.error ?? "", /skopeo/);
       assert.equal(registry.requests().length, served, "the registry was never reached");
     } finally {
       lab.vm.must(["systemctl", "start", "moat-gateway.service"]);
       await gatewayListening();
     }
-    const before = toGateway();
-    const again = pull();
-    assert.equal(again.code, 0, again.stderr);
-    assert.ok(toGateway() > before, "through the gateway, from the agent's uid");
+    const { code, report } = lab.apply();
+    assert.equal(code, 0, JSON.stringify(report.steps.map((s) => [s.step, s.status, s.error])));
+    assert.equal(agentStep(report)?.status, "changed");
     assert.ok(pulledFromRegistry(registry.requests().slice(served)).manifest);
+    assert.equal(agentDocker("inspect", "-f", "{{.State.Running}}", CONTAINER).stdout.trim(), "true");
   });
 
-  it("a registry host the spec does not name is refused by the gateway, with the reason", () => {
+  it("a registry host the spec does not name is refused by the pull listener too, with the reason", () => {
     const served = registry.requests().length;
-    const r = pull(`${UNLISTED_REGISTRY}/${REPO_TAG}`);
+    const r = lab.vm.exec(
+      [
+        "env",
+        `HTTPS_PROXY=http://${PULL_LISTENER.host}:${PULL_LISTENER.port}`,
+        "skopeo",
+        "inspect",
+        `docker://${UNLISTED_REGISTRY}/${REPO_TAG}`,
+      ],
+      { timeoutMs: 60_000 },
+    );
     assert.notEqual(r.code, 0, "the pull must fail");
-    console.log(`# pull from an unlisted registry: ${r.stderr.trim()}`);
+    console.log(`# skopeo from an unlisted registry: ${r.stderr.trim().split("\n").at(-1)}`);
     const deny = audit().find((a) => a.host === UNLISTED_REGISTRY);
-    assert.deepEqual(deny && [deny.method, deny.decision, deny.code, deny.reason], [
+    assert.deepEqual(deny && [deny.method, deny.decision, deny.code, deny.reason, deny.listener], [
       "CONNECT",
       "deny",
       "not-allowlisted",
-      `${UNLISTED_REGISTRY} is not in egress.allow`,
+      `${UNLISTED_REGISTRY} is not in the registry hosts of agent.image`,
+      "pull",
     ]);
     assert.equal(registry.requests().length, served, "the registry was never reached");
   });
 
-  it("the same image: a pull through the gateway against a docker import of its tarball", () => {
+  it("the same image: host apply's pull against a docker import of its tarball", () => {
     removeAgentAndImage();
-    const pulled = pull();
-    assert.equal(pulled.code, 0, pulled.stderr);
+    let start = Date.now();
+    const { code, report } = lab.apply();
+    const applyMs = Date.now() - start;
+    assert.equal(code, 0, JSON.stringify(report.steps.map((s) => [s.step, s.status, s.error])));
     removeAgentAndImage();
-    const start = Date.now();
+    start = Date.now();
     // The tarball is root's: the shell opens it before dropping to the agent user.
     const imported = lab.vm.exec([
       "sh",
@@ -249,18 +261,7 @@ describe("moat host apply pulls the agent's image through the gateway", {
     ]);
     const importMs = Date.now() - start;
     assert.equal(imported.code, 0, imported.stderr);
-    console.log(`# ${IMAGE}: pull through the gateway ${pulled.ms} ms, docker import ${importMs} ms`);
-    // Without GODEBUG=netdns=cgo in the daemon's unit this took over 30 s (its own refused lookup).
-    assert.ok(pulled.ms < 10_000, `the pull took ${pulled.ms} ms`);
-    removeAgentAndImage();
-  });
-
-  it("host apply pulls again after the image is removed and the agent runs", () => {
-    const served = registry.requests().length;
-    const { code, report } = lab.apply();
-    assert.equal(code, 0, report.steps.map((s) => `${s.step}:${s.status} ${s.error ?? ""}`).join("\n"));
-    assert.equal(report.steps.find((s) => s.step === "agent")?.status, "changed");
-    assert.ok(pulledFromRegistry(registry.requests().slice(served)).manifest);
-    assert.equal(agentDocker("inspect", "-f", "{{.State.Running}}", CONTAINER).stdout.trim(), "true");
+    console.log(`# ${IMAGE}: host apply with a pull ${applyMs} ms (whole run), docker import ${importMs} ms`);
+    assert.ok(applyMs < 60_000, `host apply with a pull took ${applyMs} ms`);
   });
 });

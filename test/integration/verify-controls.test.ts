@@ -219,6 +219,35 @@ describe("moat verify: a live negative control for every check", {
       assert.match(detailOf(report, "net.gateway"), /CONNECT example\.org:443 .* answered 403/);
     });
 
+    // Issue 13: the gateway's own config reopening the hosts its routes serve, behind verify's back
+    // (verify reads the operator's spec, /root/moat.yaml): the channel to them is open again.
+    it("the implied hosts added to the gateway's live egress.allow fail net.implied-hosts only", () => {
+      const original = lab.vm.must(["cat", LIVE_SPEC]);
+      const spec = parse(original);
+      spec.egress.allow = [
+        ...spec.egress.allow,
+        "api.telegram.org",
+        "*.docker.io",
+        "*.docker.com",
+        "*.cloudflarestorage.com",
+      ];
+      const report = brokenBy(
+        () => {
+          sh(`cat > ${LIVE_SPEC}`, stringify(spec));
+          restartGateway();
+        },
+        () => {
+          sh(`cat > ${LIVE_SPEC}`, original);
+          restartGateway();
+        },
+      );
+      assert.deepEqual(failing(report), ["net.implied-hosts"]);
+      assert.match(
+        detailOf(report, "net.implied-hosts"),
+        /not refused to the agent: CONNECT api\.telegram\.org:443 → /,
+      );
+    });
+
     // Everything that talks to the gateway loses it at once.
     it("the gateway stopped fails net.gateway and every check that needs the gateway", () => {
       const report = brokenBy(
@@ -233,16 +262,21 @@ describe("moat verify: a live negative control for every check", {
         "host.gateway-user",
         "net.gateway",
         "net.gateway-refuses",
+        "net.implied-hosts",
       ]);
     });
 
     // A gateway that classifies nothing opens the Telegram relay as much as the address spellings.
-    it("an open proxy in the gateway's place fails net.gateway-refuses and gateway.telegram-allowlist only", () => {
+    it("an open proxy in the gateway's place fails net.gateway-refuses, net.implied-hosts and gateway.telegram-allowlist only", () => {
       sh("cat > /etc/moat-vctl-open-proxy.js", OPEN_PROXY);
       const report = withGatewayDropIn(
         "[Service]\nExecStart=\nExecStart=/usr/bin/node /etc/moat-vctl-open-proxy.js\n",
       );
-      assert.deepEqual(failing(report), ["gateway.telegram-allowlist", "net.gateway-refuses"]);
+      assert.deepEqual(failing(report), [
+        "gateway.telegram-allowlist",
+        "net.gateway-refuses",
+        "net.implied-hosts",
+      ]);
       assert.match(detailOf(report, "net.gateway-refuses"), /169\.254\.169\.254:443 → 200/);
     });
   });

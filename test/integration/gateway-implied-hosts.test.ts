@@ -73,6 +73,40 @@ describe("the hosts the gateway serves are not the agent's to reach", { concurre
     assert.equal(llmCalls(), before, "a provider saw a request");
   });
 
+  test("the pull listener on the gateway's loopback admits the registry only, audited as listener pull", async () => {
+    const onLoopback = async (authority: string) => {
+      const p = lab.spawn(lab.gw, [
+        "test/support/direct-client.ts",
+        "127.0.0.1",
+        "3128",
+        authority,
+        "GET",
+        "/v2/",
+      ]);
+      await p.exited();
+      return p.lines[0];
+    };
+    // Admitted, then the lookup fails: this world's DNS has no such registry.
+    assert.deepEqual(await onLoopback(`${REGISTRY}:443`), {
+      connect: 502,
+      connectBody: `moat: error: ${REGISTRY} does not resolve\n`,
+    });
+    const tg = await onLoopback("api.telegram.org:443");
+    assert.equal(tg?.connect, 403);
+    assert.equal(
+      tg?.connectBody,
+      "moat: denied: api.telegram.org is not in the registry hosts of agent.image\n",
+    );
+    const pulls = lab.audit().filter((a) => a.listener === "pull");
+    assert.deepEqual(
+      pulls.map((a) => [a.host, a.decision, a.code]),
+      [
+        [REGISTRY, "error", "dns-notfound"],
+        ["api.telegram.org", "deny", "not-allowlisted"],
+      ],
+    );
+  });
+
   test("negative control: listed in egress.allow, the same tunnel reaches the Bot API", async () => {
     gateway.child.kill();
     await gateway.exited();

@@ -2,7 +2,9 @@
 // Secrets: `{ env: NAME }` values go to a root-only EnvironmentFile that systemd reads before
 // dropping privileges; `{ file: PATH }` files must sit in /etc/moat-secrets, which is the only
 // secret place the sandbox lets the gateway read, and are made readable by its group only.
+
 import { dirname } from "node:path";
+import { pullListenAddress } from "../../gateway/pull-listener.js";
 import { LOG_DIR, onVm, SECRETS_DIR, STATE_DIR } from "../../render/paths.js";
 import { GATEWAY_NET_UNIT, GATEWAY_UNIT } from "../../render/systemd.js";
 import type { SecretRef } from "../../spec/schema.js";
@@ -156,7 +158,8 @@ export function planGateway(ctx: PlanContext, seen: GatewaySeen): Action[] {
   return actions;
 }
 
-// The gateway runs as its own uid and listens on its address (and metrics on loopback) only.
+// The gateway runs as its own uid and listens on its address (metrics and host apply's pulls on
+// loopback) only.
 export function gatewayProblems(ctx: PlanContext, mainUid: number | null, listeners: string): string[] {
   const { address, port, metricsPort } = ctx.spec.gateway;
   const problems: string[] = [];
@@ -167,7 +170,11 @@ export function gatewayProblems(ctx: PlanContext, mainUid: number | null, listen
   if (!listeners.includes(`${address}:${port}`)) problems.push(`nothing listens on ${address}:${port}`);
   for (const l of mine) {
     const local = l.split(/\s+/)[3] ?? "";
-    if (local && local !== `${address}:${port}` && local !== `127.0.0.1:${metricsPort}`)
+    const pull = pullListenAddress(ctx.spec);
+    if (
+      local &&
+      ![`${address}:${port}`, `127.0.0.1:${metricsPort}`, `${pull.host}:${pull.port}`].includes(local)
+    )
       problems.push(`the gateway also listens on ${local}`);
   }
   return problems;

@@ -3,7 +3,7 @@
 // address table. The server only glues these to sockets; tests drive them from tables.
 import { type AddressClass, type Classification, classify, isRefusedName } from "../spec/addresses.js";
 import { aclHost } from "./acl.js";
-import { matchingCidr, type Policy } from "./policy.js";
+import { matchingCidr, type Policy, servedKey } from "./policy.js";
 import type { Target } from "./target.js";
 
 export type RequestKind = "CONNECT" | "HTTP";
@@ -72,15 +72,16 @@ export function createPipeline(classifier: Classifier = classify): Pipeline {
         const field = req.kind === "CONNECT" ? "egress.connectPorts" : "egress.httpPorts";
         return deny("port", `port ${target.port} is not in ${field}`);
       }
-      if (target.ip !== undefined) return admitLiteral(target.ip, policy, classifier);
-      if (isRefusedName(target.host)) return deny("refused-name", `${target.host} is a local name`);
-      const listed = aclHost(policy.acl, target.host);
-      // Even in report mode: the agent's own credential there is a channel out (issue 13).
-      const served = listed ? undefined : policy.gatewayServed.get(target.host);
+      const listed = target.ip === undefined && aclHost(policy.acl, target.host);
+      // Even in report mode: the agent's own credential there is a channel out (issue 13). An IP
+      // literal one (a model server's baseUrl) stays closed even where allowCidrs opens its range.
+      const served = listed ? undefined : policy.gatewayServed.get(servedKey(target.ip ?? target.host));
       if (served) {
         const reason = `${target.host} is served only by the gateway's own routes (${served.servedBy}, for ${served.field}); the agent may not reach it directly`;
         return deny("gateway-route", reason);
       }
+      if (target.ip !== undefined) return admitLiteral(target.ip, policy, classifier);
+      if (isRefusedName(target.host)) return deny("refused-name", `${target.host} is a local name`);
       if (!listed && policy.mode === "enforce") {
         return deny("not-allowlisted", `${target.host} is not in ${policy.aclName ?? "egress.allow"}`);
       }

@@ -1,5 +1,6 @@
 // What the gateway enforces, compiled once from moat.yaml and swapped whole on SIGHUP.
 import ipaddr from "ipaddr.js";
+import { parseAddress } from "../spec/addresses.js";
 import { agentAllowedHosts, type ImpliedHost, impliedHosts } from "../spec/derive.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { compileAcl, type HostAcl } from "./acl.js";
@@ -38,10 +39,14 @@ export function policyFromSpec(spec: MoatSpec): Policy {
   };
 }
 
+// A name as it is, an IP literal (a provider's baseUrl may be one) in one normalized spelling.
+export const servedKey = (host: string) =>
+  parseAddress(host.replace(/^\[|\]$/g, ""))?.toNormalizedString() ?? host;
+
 // Host → what implies it; the first of several (two providers on one host) names it.
 export function gatewayServedHosts(implied: readonly ImpliedHost[]): Map<string, ImpliedHost> {
   const byHost = new Map<string, ImpliedHost>();
-  for (const h of implied) if (!byHost.has(h.host)) byHost.set(h.host, h);
+  for (const h of implied) if (!byHost.has(servedKey(h.host))) byHost.set(servedKey(h.host), h);
   return byHost;
 }
 

@@ -16,10 +16,14 @@ agent: { profile: custom, image: "ghcr.io/acme/agent:1.0", writablePaths: [/tmp]
 llm:
   - { name: claude, kind: anthropic, apiKey: { env: K }, models: [claude] }
   - { name: gpt, kind: openai, apiKey: { env: O }, models: [gpt] }
+  - { name: local, kind: openai-compatible, baseUrl: "http://10.0.5.5:8000/v1", apiKey: { env: L }, models: [m] }
+  - { name: local6, kind: openai-compatible, baseUrl: "http://[fd12:3456::5]:8000/v1", apiKey: { env: L }, models: [m] }
 messengers:
   telegram: { botToken: { env: T }, allowFrom: [1] }
 egress:
   allow: ${allow}
+  allowCidrs: [10.0.5.0/24, "fd12:3456::/32"]
+  connectPorts: [443, 8000]
 ${extra}`;
 
 const enforce = policyFromSpec(specFrom(spec()));
@@ -49,6 +53,10 @@ const ROWS: Row[] = [
   ["CONNECT", "pkg-containers.githubusercontent.com:443", "enforce", "deny gateway-route"],
   ["HTTP", "api.telegram.org", "enforce", "deny gateway-route"],
   ["HTTP", "api.openai.com", "enforce", "deny gateway-route"],
+  // A model server's address: allowCidrs opens its range for the route, not for the agent.
+  ["CONNECT", "10.0.5.5:8000", "enforce", "deny gateway-route", "(/llm/local, for llm[2])"],
+  ["CONNECT", "[fd12:3456:0::5]:8000", "enforce", "deny gateway-route", "(/llm/local6, for llm[3])"],
+  ["CONNECT", "10.0.5.6:8000", "enforce", "allow allow-cidr"],
   // Report mode lets unlisted names through, but not these: the agent never needs them directly.
   ["CONNECT", "api.telegram.org:443", "report", "deny gateway-route"],
   ["CONNECT", "ghcr.io:443", "report", "deny gateway-route"],

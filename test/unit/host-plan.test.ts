@@ -11,7 +11,7 @@ import {
 import { PULLED_ARCHIVE } from "../../src/host/pull.js";
 import { type AgentSeen, composeUp, planAgent, postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
-import { planGateway } from "../../src/host/steps/gateway.js";
+import { gatewayProblems, planGateway } from "../../src/host/steps/gateway.js";
 import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
 import { planTun, TUN_TMPFILES, tunFile } from "../../src/host/steps/rootless-docker.js";
 import { planUsers, subidFile } from "../../src/host/steps/users.js";
@@ -279,6 +279,22 @@ describe("host apply: the tun device rootless networking opens", () => {
   it("plans nothing when the boot rule is installed and the device is open", () => {
     const seen = new Map([[TUN_TMPFILES, asSeen(TUN_TMPFILES, tmpfiles.content)]]);
     assert.deepEqual(planTun(ctx, seen, 0o666), []);
+  });
+});
+
+describe("host apply: the gateway's listeners", () => {
+  const line = (local: string) =>
+    `LISTEN 0 511 ${local} 0.0.0.0:* users:(("node",pid=9,fd=20)) uid:2001 ino:1 sk:1`;
+  const listeners = (...locals: string[]) => locals.map(line).join("\n");
+  it("its address, metrics and the pull listener on loopback are expected; anything else is named", () => {
+    const ctx = context();
+    assert.deepEqual(
+      gatewayProblems(ctx, 2001, listeners("198.18.0.1:3128", "127.0.0.1:9464", "127.0.0.1:3128")),
+      [],
+    );
+    assert.deepEqual(gatewayProblems(ctx, 2001, listeners("198.18.0.1:3128", "0.0.0.0:3128")), [
+      "the gateway also listens on 0.0.0.0:3128",
+    ]);
   });
 });
 

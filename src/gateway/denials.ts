@@ -49,6 +49,8 @@ export function summariseDenials(lines: Iterable<string>, sinceMs: number, now =
     }
     scanned++;
     if (e.decision !== "deny" && e.decision !== "report") continue;
+    // Host apply's own pulls (pull-listener.ts): egress.allow has no say there.
+    if ((e as { listener?: string }).listener === "pull") continue;
     const t = e.time ? Date.parse(e.time) : Number.NaN;
     if (!(t >= cutoff)) continue;
     const key = `${e.host}|${e.port}|${e.code}`;

@@ -40,6 +40,9 @@ describe("denials summary", () => {
     entry({ host: "ssh.example.org", port: 22, code: "port" }),
     entry({ host: "allowed.test", decision: "allow", code: "allowlisted" }),
     entry({ host: "stale.example.org", time: old }),
+    // Host apply's pulls (listener pull) and the gateway's own routes' hosts are no egress.allow matter.
+    JSON.stringify({ ...JSON.parse(entry({ host: "other-registry.example" })), listener: "pull" }),
+    entry({ host: "api.telegram.org", code: "gateway-route" }),
     "not json",
     "",
   ];
@@ -50,7 +53,8 @@ describe("denials summary", () => {
     assert.equal(s.rows[0]?.count, 2);
     assert.ok(!s.rows.some((r) => r.host === "stale.example.org"));
     assert.ok(!s.rows.some((r) => r.host === "allowed.test"));
-    assert.equal(s.scanned, 10);
+    assert.ok(!s.rows.some((r) => r.host === "other-registry.example"), "a pull listener line");
+    assert.equal(s.scanned, 12);
   });
 
   test("suggests names and literals, never address classes or ports", () => {

@@ -95,6 +95,33 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
     });
   }
 
+  test("multipart uploads get the same checks on their fields", async () => {
+    const api = world.bot().api;
+    const before = world.fake.calls.length;
+    const denied = (e: unknown) =>
+      e instanceof GrammyError &&
+      e.error_code === 403 &&
+      /moat: denied: telegram method send/.test(e.description);
+    await assert.rejects(
+      api.sendDocument(OWNER, EVIL, { thumbnail: new InputFile(FILE_BYTES, "t.png") }),
+      denied,
+    );
+    await assert.rejects(
+      api.sendPhoto(OWNER, new InputFile(FILE_BYTES, "p.png"), {
+        reply_markup: { inline_keyboard: [[{ text: "go", url: EVIL }]] },
+      }),
+      denied,
+    );
+    await assert.rejects(
+      api.sendMediaGroup(OWNER, [
+        { type: "photo", media: new InputFile(FILE_BYTES, "a.png") },
+        { type: "photo", media: EVIL },
+      ]),
+      denied,
+    );
+    assert.equal(world.fake.calls.length, before, "a multipart attack reached Telegram");
+  });
+
   test("a link preview of a stranger's URL is switched off before Telegram sees the message", async () => {
     const api = world.bot().api;
     await api.sendMessage(OWNER, `look: ${EVIL}`);
@@ -121,6 +148,7 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
   test("a conversation as OpenClaw holds it still works", async () => {
     const api = world.bot().api;
     const before = world.fake.calls.length;
+    const auditBefore = world.audit.length;
     // Start-up.
     await api.getMe();
     await api.deleteWebhook();
@@ -150,7 +178,10 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
     await api.getFile("file-1");
     const methods = world.fake.calls.slice(before).map((c) => c.method);
     assert.equal(methods.length, 20, methods.join(" "));
-    assert.ok(!world.audit.slice(-30).some((r) => r.event === "telegram.refuse"));
+    assert.deepEqual(
+      world.audit.slice(auditBefore).filter((r) => r.event === "telegram.refuse"),
+      [],
+    );
   });
 
   test("a callback query from the owner is answered", async () => {
@@ -165,5 +196,22 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
     while (seen.length === 0) await new Promise((r) => setTimeout(r, 20));
     await bot.stop();
     assert.equal(await world.bot().api.answerCallbackQuery(`cb${OWNER}`, { text: "ok" }), true);
+  });
+});
+
+describe("negative control: with the method check switched off, the same attacks reach Telegram", () => {
+  const world = new TelegramWorld();
+  before(() => world.start({ methodCheck: (_method, params) => ({ ok: true, params: { ...params } }) }));
+  after(() => world.stop());
+
+  test("every attack is forwarded with the real token, and the preview is left to Telegram", async () => {
+    const api = world.bot().api;
+    for (const [, method, params] of attacks) await api.raw[method as "getMe"](params as never);
+    await api.sendMessage(OWNER, `look: ${EVIL}`);
+    assert.deepEqual(
+      world.fake.calls.map((c) => c.method),
+      [...attacks.map(([, method]) => method), "sendMessage"],
+    );
+    assert.equal(world.fake.calls.at(-1)?.params.link_preview_options, undefined);
   });
 });

@@ -140,6 +140,20 @@ const rows: [string, Record<string, unknown>, true | RegExp][] = [
     /caption_entities\[0\].url/,
   ],
   ["answerCallbackQuery", { callback_query_id: "cb1", url: EVIL }, /url: evil.test/],
+  [
+    "sendMessage",
+    {
+      chat_id: OWNER,
+      text: "t",
+      reply_markup: `{"inline_keyboard":[[{"text":"b","url":"${EVIL}","URL":"${MINE}"}]]}`,
+    },
+    /\.url: evil.test/,
+  ],
+  [
+    "sendMediaGroup",
+    { chat_id: OWNER, media: [{ type: "photo", media: EVIL, MEDIA: "attach://a" }] },
+    /media\[0\].media: evil.test/,
+  ],
 
   // Chats and users, wherever they are named.
   ["SENDMESSAGE", { chat_id: STRANGER, text: "hi" }, /chat_id 999999 is not allowlisted/],
@@ -209,6 +223,14 @@ const previews: [string, unknown, unknown, unknown, Record<string, unknown>][] =
   ["x", { url: EVIL }, undefined, undefined, { is_disabled: true }],
   ["x", JSON.stringify({ url: EVIL, prefer_large_media: true }), undefined, undefined, { is_disabled: true }],
   ["x", { url: MINE, show_above_text: true }, undefined, undefined, { url: MINE, show_above_text: true }],
+  ["x", { url: MINE, URL: EVIL, is_disabled: false }, undefined, undefined, { url: MINE }],
+  [
+    `see ${MINE}`,
+    { URL: EVIL, prefer_small_media: true },
+    undefined,
+    undefined,
+    { url: MINE, prefer_small_media: true },
+  ],
   [`see ${MINE}.`, undefined, undefined, undefined, { url: MINE }],
   [`${EVIL} then ${MINE}`, undefined, undefined, undefined, { url: MINE }],
   [`<a href="${MINE}">docs</a>`, undefined, undefined, undefined, { url: MINE }],

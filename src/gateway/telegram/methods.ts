@@ -124,8 +124,10 @@ function partyProblem(path: string, value: unknown, policy: TelegramPolicy): str
     return undefined;
   }
   if (!isObject(value)) return undefined;
-  for (const [key, v] of Object.entries(lowerKeys(value))) {
-    const at = path ? `${path}.${key}` : key;
+  // Each key as written: {"url": a, "URL": b} is two fields, and both are checked.
+  for (const [name, v] of Object.entries(value)) {
+    const key = name.toLowerCase();
+    const at = path ? `${path}.${name}` : name;
     if (CHAT_KEYS.has(key) || USER_KEYS.has(key)) {
       const id = chatIdOf(v);
       if (id === undefined) return `${at} ${String(v)} is not a numeric id`;
@@ -157,12 +159,17 @@ function filesProblem(names: string[], p: Json, hosts: HostAcl): string | undefi
   return undefined;
 }
 
+const MEDIA_FILES = new Set(["media", "thumbnail", "cover"]);
+
 function mediaProblem(media: unknown, hosts: HostAcl): string | undefined {
   const items = Array.isArray(media) ? media : [media];
   for (const [i, item] of items.entries()) {
     if (!isObject(item)) return `media[${i}] is not an InputMedia object`;
-    const problem = filesProblem(["media", "thumbnail", "cover"], lowerKeys(item), hosts);
-    if (problem) return `media[${i}].${problem}`;
+    for (const [name, v] of Object.entries(item)) {
+      if (!MEDIA_FILES.has(name.toLowerCase())) continue;
+      const problem = fileProblem(v, hosts);
+      if (problem) return `media[${i}].${name}: ${problem}`;
+    }
   }
   return undefined;
 }

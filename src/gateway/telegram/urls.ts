@@ -45,6 +45,7 @@ function urlsIn(text: unknown, entities: unknown): string[] {
 }
 
 const OFF = { is_disabled: true } as const;
+const LAYOUT = ["prefer_small_media", "prefer_large_media", "show_above_text"];
 
 // The link preview a message may have. Telegram previews link_preview_options.url when it is
 // given, and otherwise the first link its own parser finds in the text — a parser the relay
@@ -60,7 +61,10 @@ export function linkPreview(
 ): Json {
   const options = isObject(given) ? given : {};
   if (options.is_disabled === true || legacyDisabled === true || legacyDisabled === "true") return { ...OFF };
-  if (options.url !== undefined) return urlProblem(options.url, hosts) ? { ...OFF } : options;
+  // Rebuilt from the fields the relay understands, so no other spelling of `url` rides along.
+  const layout = Object.fromEntries(LAYOUT.filter((k) => options[k] === true).map((k) => [k, true]));
+  if (options.url !== undefined)
+    return urlProblem(options.url, hosts) ? { ...OFF } : { url: options.url, ...layout };
   const url = urlsIn(text, entities).find((u) => !urlProblem(u, hosts));
-  return url ? { ...options, url } : { ...OFF };
+  return url ? { url, ...layout } : { ...OFF };
 }

@@ -145,6 +145,22 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
     assert.deepEqual(call?.params.link_preview_options, { url: mine });
   });
 
+  test("the command menu OpenClaw sets at start-up shows only in allowlisted chats", async () => {
+    const api = world.bot().api;
+    const before = world.fake.calls.length;
+    const commands = [{ command: "new", description: "New session" }];
+    assert.equal(await api.setMyCommands(commands), true);
+    assert.equal(await api.setMyCommands(commands, { scope: { type: "all_group_chats" } }), true);
+    assert.equal(await api.deleteMyCommands({ scope: { type: "all_private_chats" } }), true);
+    const sent = world.fake.calls.slice(before).map((c) => [c.method, c.params.scope, c.params.commands]);
+    assert.deepEqual(sent, [
+      ["setMyCommands", { type: "chat", chat_id: OWNER }, commands],
+      ["setMyCommands", { type: "chat", chat_id: GROUP }, commands],
+      ["setMyCommands", { type: "chat", chat_id: GROUP }, commands],
+      ["deleteMyCommands", { type: "chat", chat_id: OWNER }, undefined],
+    ]);
+  });
+
   test("a conversation as OpenClaw holds it still works", async () => {
     const api = world.bot().api;
     const before = world.fake.calls.length;
@@ -177,7 +193,7 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
     await api.deleteMessage(OWNER, m.message_id);
     await api.getFile("file-1");
     const methods = world.fake.calls.slice(before).map((c) => c.method);
-    assert.equal(methods.length, 20, methods.join(" "));
+    assert.equal(methods.length, 22, methods.join(" "));
     assert.deepEqual(
       world.audit.slice(auditBefore).filter((r) => r.event === "telegram.refuse"),
       [],
@@ -201,7 +217,7 @@ describe("telegram relay: only what a conversation needs is forwarded", () => {
 
 describe("negative control: with the method check switched off, the same attacks reach Telegram", () => {
   const world = new TelegramWorld();
-  before(() => world.start({ methodCheck: (_method, params) => ({ ok: true, params: { ...params } }) }));
+  before(() => world.start({ methodCheck: (_method, params) => ({ ok: true, calls: [{ ...params }] }) }));
   after(() => world.stop());
 
   test("every attack is forwarded with the real token, and the preview is left to Telegram", async () => {

@@ -244,7 +244,7 @@ describe("negative controls: with the allowlist switched off, the same checks fa
   before(() =>
     world.start({
       judge: (updates) => ({ deliver: [...updates], drop: [] }),
-      methodCheck: (_method, params) => ({ ok: true, params: { ...params } }),
+      methodCheck: (_method, params) => ({ ok: true, calls: [{ ...params }] }),
     }),
   );
   after(async () => {

@@ -89,8 +89,8 @@ const rows: [string, Record<string, unknown>, true | RegExp][] = [
     { commands: [], scope: JSON.stringify({ type: "chat_member", chat_id: GROUP, user_id: STRANGER }) },
     /scope.user_id 999999 is not allowlisted/,
   ],
-  ["setMyCommands", { commands: [], scope: { type: "all_chat_administrators" } }, /scope all_chat_admin/],
-  ["deleteMyCommands", { scope: "garbage" }, /scope undefined is not relayed/],
+  ["deleteMyCommands", { scope: "garbage" }, /scope "garbage" is not a command scope/],
+  ["setMyCommands", { commands: [], scope: { type: "everyone" } }, /scope "everyone" is not a command scope/],
   // … URLs Telegram fetches or the owner's client opens.
   ["sendPhoto", { chat_id: OWNER, photo: EVIL }, /photo: evil.test is not in egress.allow/],
   ["sendDocument", { chat_id: OWNER, document: EVIL }, /document: evil.test is not in egress.allow/],
@@ -252,16 +252,71 @@ for (const [text, options, legacy, entities, expected] of previews) {
     for (const method of ["sendMessage", "editMessageText"]) {
       const v = admitTelegramCall(method, params, policy);
       assert.ok(v.ok, v.ok ? "" : v.reason);
-      assert.deepEqual(v.params.link_preview_options, expected);
-      assert.ok(!Object.keys(v.params).some((k) => k.toLowerCase() === "disable_web_page_preview"));
-      assert.equal(v.params.text, text, "the message itself is forwarded unchanged");
+      const [call] = v.calls;
+      assert.equal(v.calls.length, 1);
+      assert.deepEqual(call?.link_preview_options, expected);
+      assert.ok(!Object.keys(call ?? {}).some((k) => k.toLowerCase() === "disable_web_page_preview"));
+      assert.equal(call?.text, text, "the message itself is forwarded unchanged");
     }
   });
 }
 
 test("only the preview is rewritten; other calls are forwarded as checked", () => {
   const params = { chat_id: OWNER, photo: "attach://p", caption: `see ${EVIL}` };
-  assert.deepEqual(admitTelegramCall("sendPhoto", params, policy), { ok: true, params });
+  assert.deepEqual(admitTelegramCall("sendPhoto", params, policy), { ok: true, calls: [params] });
+});
+
+// A command menu for a broad scope is public to anyone who opens the bot: it is narrowed to one
+// per-chat scope for each allowlisted chat the broad scope covers.
+const menu: [Record<string, unknown> | string | undefined, Record<string, unknown>[]][] = [
+  [
+    undefined,
+    [
+      { type: "chat", chat_id: OWNER },
+      { type: "chat", chat_id: GROUP },
+    ],
+  ],
+  [
+    { type: "default" },
+    [
+      { type: "chat", chat_id: OWNER },
+      { type: "chat", chat_id: GROUP },
+    ],
+  ],
+  ['{"type":"all_group_chats"}', [{ type: "chat", chat_id: GROUP }]],
+  [{ type: "all_private_chats" }, [{ type: "chat", chat_id: OWNER }]],
+  [{ type: "all_chat_administrators" }, [{ type: "chat_administrators", chat_id: GROUP }]],
+  [{ type: "chat", chat_id: GROUP }, [{ type: "chat", chat_id: GROUP }]],
+  [
+    { type: "chat_member", chat_id: GROUP, user_id: OWNER },
+    [{ type: "chat_member", chat_id: GROUP, user_id: OWNER }],
+  ],
+];
+
+for (const [scope, scopes] of menu) {
+  test(`command menu for scope ${JSON.stringify(scope)} shows only in allowlisted chats`, () => {
+    const commands = [{ command: "new", description: "New session" }];
+    for (const method of ["setMyCommands", "deleteMyCommands"]) {
+      const params = { commands, language_code: "de", ...(scope === undefined ? {} : { Scope: scope }) };
+      const v = admitTelegramCall(method, params, policy);
+      assert.ok(v.ok, v.ok ? "" : v.reason);
+      const narrowed = typeof scope === "object" && String(scope.type).startsWith("chat");
+      assert.deepEqual(
+        v.calls,
+        narrowed ? [params] : scopes.map((s) => ({ commands, language_code: "de", scope: s })),
+      );
+    }
+  });
+}
+
+test("a broad menu with no allowlisted chat it covers goes nowhere", () => {
+  const ownerOnly = { ...policy, allowlist: allowlistOf({ allowFrom: [OWNER], allowChats: [] }) };
+  const v = admitTelegramCall(
+    "setMyCommands",
+    { commands: [], scope: { type: "all_group_chats" } },
+    ownerOnly,
+  );
+  assert.deepEqual(v, { ok: true, calls: [] });
 });
 
 test("the table is what a conversation needs, and nothing that writes where strangers read", () => {
@@ -280,5 +335,5 @@ test("negative control: with the stranger allowlisted and evil.test in egress.al
   assert.equal(admitTelegramCall("getChatMember", { chat_id: GROUP, user_id: STRANGER }, open).ok, true);
   assert.equal(admitTelegramCall("sendPhoto", { chat_id: OWNER, photo: EVIL }, open).ok, true);
   const v = admitTelegramCall("sendMessage", { chat_id: OWNER, text: EVIL }, open);
-  assert.deepEqual(v.ok && v.params.link_preview_options, { url: EVIL });
+  assert.deepEqual(v.ok && v.calls[0]?.link_preview_options, { url: EVIL });
 });

@@ -6,6 +6,7 @@
 // stranger into an allowed group, a URL hands its host whatever the agent wrote into it.
 // Method names are matched case-insensitively because the Bot API server matches them that way.
 import type { HostAcl } from "../acl.js";
+import { narrowedScope } from "./commands.js";
 import { chatAllowed, type TelegramAllowlist } from "./updates.js";
 import { fileProblem, linkPreview, urlProblem } from "./urls.js";
 
@@ -16,14 +17,16 @@ export interface TelegramPolicy {
   answerable?: (method: string, id: string) => boolean; // query ids the relay delivered
 }
 
-export type Admission = { ok: true; params: Record<string, unknown> } | { ok: false; reason: string };
+// What goes to Telegram: usually the call as checked (maybe rewritten); a command menu for a
+// broad scope becomes one call per allowlisted chat, and none at all if it covers none.
+export type Admission = { ok: true; calls: Record<string, unknown>[] } | { ok: false; reason: string };
 
 interface MethodRule {
   chat?: true; // chat_id is required (and, like every chat it names, allowlisted)
   files?: string[]; // parameters that take a file: an upload, a file_id, or a URL Telegram fetches
   media?: true; // `media`: InputMedia items, each with its own files
   preview?: true; // a message text that can get a link preview
-  scope?: true; // a command scope (setMyCommands, deleteMyCommands)
+  menu?: true; // writes the command menu: a broad scope is narrowed to the allowlisted chats
   answers?: string; // the id of a query the relay delivered
 }
 
@@ -38,9 +41,9 @@ const TABLE: Record<string, [name: string, rule: MethodRule]> = Object.fromEntri
       ["getUpdates", {}],
       ["deleteWebhook", {}],
       ["getWebhookInfo", {}],
-      ["getMyCommands", { scope: true }],
-      ["setMyCommands", { scope: true }],
-      ["deleteMyCommands", { scope: true }],
+      ["getMyCommands", {}],
+      ["setMyCommands", { menu: true }],
+      ["deleteMyCommands", { menu: true }],
       ["getChat", { chat: true }],
       ["getChatMember", { chat: true }],
       ["getFile", {}],
@@ -81,10 +84,6 @@ export const RELAYED_METHODS: readonly string[] = Object.values(TABLE).map(([nam
 export const ANSWERS: Record<string, string> = Object.fromEntries(
   Object.entries(TABLE).flatMap(([m, [, rule]]) => (rule.answers ? [[m, rule.answers]] : [])),
 );
-
-// Command scopes a conversation needs: OpenClaw registers its menu for the default scope and
-// all group chats. Per-chat scopes only for allowlisted chats (checked with every chat_id).
-const SCOPES = new Set(["default", "all_group_chats", "chat", "chat_administrators", "chat_member"]);
 
 // Parameters, at any depth, that name a chat or a user.
 const CHAT_KEYS = new Set(["chat_id", "from_chat_id", "sender_chat_id", "new_owner_chat_id"]);
@@ -174,12 +173,6 @@ function mediaProblem(media: unknown, hosts: HostAcl): string | undefined {
   return undefined;
 }
 
-function scopeProblem(scope: unknown): string | undefined {
-  if (scope === undefined) return undefined;
-  const type = isObject(scope) ? scope.type : undefined;
-  return typeof type === "string" && SCOPES.has(type) ? undefined : `scope ${String(type)} is not relayed`;
-}
-
 // The previews rule rewrites the call: the link preview Telegram would choose is replaced by
 // one pinned to an allowlisted URL, or none (see urls.ts).
 function withPreviewPinned(params: Readonly<Json>, p: Json, hosts: HostAcl): Json {
@@ -221,10 +214,12 @@ export function admitTelegramCall(
   if (rule.chat && p.chat_id === undefined) return deny("no chat_id to check");
   const problem =
     partyProblem("", p, policy) ??
-    (rule.scope ? scopeProblem(p.scope) : undefined) ??
     filesProblem(rule.files ?? [], p, policy.hosts) ??
     (rule.media ? mediaProblem(p.media, policy.hosts) : undefined);
-  return problem ? deny(problem) : { ok: true, params: out };
+  if (problem) return deny(problem);
+  if (!rule.menu) return { ok: true, calls: [out] };
+  const calls = narrowedScope(out, p.scope, policy.allowlist);
+  return typeof calls === "string" ? deny(calls) : { ok: true, calls };
 }
 
 // The chat a call is about, for the audit line.

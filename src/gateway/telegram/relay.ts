@@ -293,18 +293,26 @@ export function createTelegramRelay(
         audit({ event: "telegram.refuse", method, chatId, reason: verdict.reason });
         return answer(res, 403, `Forbidden: moat: ${verdict.reason}`);
       }
-      const encoded = encodeCall({ ...parsed.call, params: verdict.params });
-      const up = await upstream(
-        `/bot${botToken}/${method}`,
-        "POST",
-        { "content-type": encoded.contentType },
-        encoded.body,
-        abort.signal,
-        300_000,
-      );
-      const reply = scrub((await readAll(up)).toString("utf8"));
-      const status = up.statusCode ?? 502;
-      res.writeHead(status, { "content-type": String(up.headers["content-type"] ?? "application/json") });
+      // Usually one call; a narrowed command menu is one per allowlisted chat (none: nothing to do).
+      let status = 200;
+      let type = "application/json";
+      let reply = JSON.stringify({ ok: true, result: true });
+      for (const callParams of verdict.calls) {
+        const encoded = encodeCall({ ...parsed.call, params: callParams });
+        const up = await upstream(
+          `/bot${botToken}/${method}`,
+          "POST",
+          { "content-type": encoded.contentType },
+          encoded.body,
+          abort.signal,
+          300_000,
+        );
+        reply = scrub((await readAll(up)).toString("utf8"));
+        status = up.statusCode ?? 502;
+        type = String(up.headers["content-type"] ?? type);
+        if (status !== 200) break;
+      }
+      res.writeHead(status, { "content-type": type });
       res.end(reply);
       audit({
         event: "telegram.call",

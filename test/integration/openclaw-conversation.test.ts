@@ -12,6 +12,8 @@ import { after, before, describe, it } from "node:test";
 import { labEvents, labVm, pushTelegramUpdates, readState } from "../../src/lab/lab.js";
 import type { LabVm } from "../../src/lab/vm.js";
 import { UNLISTED_SITE } from "../../src/lab/world.js";
+import { strangerChat } from "../../src/verify/checks/network.js";
+import { specFrom } from "../helpers.js";
 import { AS_AGENT } from "../support/host-lab.js";
 import { labCli } from "../support/lab-cli.js";
 
@@ -138,6 +140,25 @@ describe("a Telegram conversation with the real OpenClaw in moat lab", {
       "{{json .Config.Env}}",
     ]).stdout;
     assert.doesNotMatch(env, /lab-llm-0-apiKey-/, "the container never had the real key");
+    // The relay's method table is default-deny: everything OpenClaw called at start-up and to
+    // answer went through (the recording below is how the table was checked against OpenClaw).
+    const audit = vm
+      .must(["cat", "/var/log/moat/gateway-audit.log"])
+      .split("\n")
+      .filter((l) => l.includes('"event":"telegram.'))
+      .map((l) => JSON.parse(l) as { event: string; method: string; chatId?: number; reason?: string });
+    // `moat verify` (run by lab up) writes to a stranger on purpose; that refusal is its check.
+    const verifyProbe = strangerChat(specFrom(SPEC));
+    const relayed = [...new Set(audit.filter((r) => r.event === "telegram.call").map((r) => r.method))];
+    console.log(`# Bot API methods OpenClaw called through the relay: ${relayed.sort().join(", ")}`);
+    assert.ok(relayed.includes("sendMessage"), "positive control: the relay's calls are in the audit log");
+    assert.deepEqual(
+      audit
+        .filter((r) => r.event === "telegram.refuse" && r.chatId !== verifyProbe)
+        .map((r) => `${r.method}: ${r.reason}`),
+      [],
+      "the relay refused a call OpenClaw makes",
+    );
   });
 
   it("a stranger's message reaches neither OpenClaw nor the LLM", async () => {

@@ -21,6 +21,8 @@ import { GROUP, OWNER } from "./telegram-updates.js";
 
 export const REAL_BOT_TOKEN = "7000000001:AAreal-bot-token-never-in-the-agent";
 const FAKE_HOST = "telegram.fake.test";
+// In egress.allow: the one host whose URLs Telegram may be asked to fetch (previews, file URLs).
+export const ALLOWED_WEB_HOST = "docs.allowed.test";
 
 const lookup: LookupFunction = (host, opts, cb) => {
   if (host !== FAKE_HOST) {
@@ -41,6 +43,7 @@ name: tgtest
 target: { kind: lab }
 messengers:
   telegram: { botToken: { env: T }, allowFrom: [${OWNER}], allowChats: [${GROUP}] }
+egress: { allow: [${ALLOWED_WEB_HOST}] }
 `);
   relay!: TelegramRelay;
   port = 0;

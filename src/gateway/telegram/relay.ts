@@ -8,10 +8,11 @@ import https from "node:https";
 import { Counter, Registry } from "prom-client";
 import { TELEGRAM_API, TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
+import { compileAcl } from "../acl.js";
 import { withoutHopByHop } from "../llm/credential.js";
 import { BodyTooLarge, readBody, requestTarget, safeSuffix, sendJson } from "../llm/http-util.js";
 import { type UpstreamOptions, upstreamAgent } from "../llm/upstream.js";
-import { ANSWERS, methodAllowed, targetChat } from "./methods.js";
+import { ANSWERS, admitTelegramCall, targetChat } from "./methods.js";
 import { encodeCall, parseCall } from "./params.js";
 import { type BotResponse, type OffsetKeeper, relayGetUpdates } from "./polling.js";
 import { allowlistOf, type DroppedUpdate, filterUpdates, type Update } from "./updates.js";
@@ -44,7 +45,7 @@ export interface TelegramDeps extends UpstreamOptions {
   apiRoot?: string; // tests point this at the fake Bot API's port
   // Injectable only so the tests can show they notice when filtering is switched off.
   judge?: typeof filterUpdates;
-  methodCheck?: typeof methodAllowed;
+  methodCheck?: typeof admitTelegramCall;
   maxUploadBytes?: number;
 }
 
@@ -99,7 +100,7 @@ export function createTelegramRelay(
   if (!telegram) throw new Error("messengers.telegram is not configured");
   const allowlist = allowlistOf(telegram);
   const judge = deps.judge ?? filterUpdates;
-  const methodCheck = deps.methodCheck ?? methodAllowed;
+  const methodCheck = deps.methodCheck ?? admitTelegramCall;
   const audit = deps.audit ?? (() => {});
   const registry = deps.registry ?? new Registry();
   const root = new URL(deps.apiRoot ?? TELEGRAM_API);
@@ -108,6 +109,13 @@ export function createTelegramRelay(
   const maxUpload = deps.maxUploadBytes ?? 52 << 20; // the Bot API's own upload limit is 50 MB
   const keeper: OffsetKeeper = { confirmedBelow: 0 };
   const queries = new DeliveredQueries();
+  // URLs may name only hosts the agent may reach itself; the bot's own id is in its token.
+  const policy = {
+    allowlist,
+    hosts: compileAcl(spec.egress.allow),
+    botId: Number(botToken.split(":")[0]) || undefined,
+    answerable: queries.has,
+  };
   const dropped = counter(registry, "moat_telegram_updates_dropped_total", "Updates dropped", ["type"]);
   const delivered = counter(registry, "moat_telegram_updates_delivered_total", "Updates delivered", ["type"]);
   const refused = counter(registry, "moat_telegram_calls_refused_total", "Bot API calls refused", ["method"]);
@@ -279,24 +287,32 @@ export function createTelegramRelay(
         audit({ event: "telegram.call", method, ...r, durationMs: Math.round(performance.now() - started) });
         return;
       }
-      const verdict = methodCheck(method, params, allowlist, queries.has);
+      const verdict = methodCheck(method, params, policy);
       if (!verdict.ok) {
         refused.inc({ method: methodLabel(method) });
         audit({ event: "telegram.refuse", method, chatId, reason: verdict.reason });
         return answer(res, 403, `Forbidden: moat: ${verdict.reason}`);
       }
-      const encoded = encodeCall(parsed.call);
-      const up = await upstream(
-        `/bot${botToken}/${method}`,
-        "POST",
-        { "content-type": encoded.contentType },
-        encoded.body,
-        abort.signal,
-        300_000,
-      );
-      const reply = scrub((await readAll(up)).toString("utf8"));
-      const status = up.statusCode ?? 502;
-      res.writeHead(status, { "content-type": String(up.headers["content-type"] ?? "application/json") });
+      // Usually one call; a narrowed command menu is one per allowlisted chat (none: nothing to do).
+      let status = 200;
+      let type = "application/json";
+      let reply = JSON.stringify({ ok: true, result: true });
+      for (const callParams of verdict.calls) {
+        const encoded = encodeCall({ ...parsed.call, params: callParams });
+        const up = await upstream(
+          `/bot${botToken}/${method}`,
+          "POST",
+          { "content-type": encoded.contentType },
+          encoded.body,
+          abort.signal,
+          300_000,
+        );
+        reply = scrub((await readAll(up)).toString("utf8"));
+        status = up.statusCode ?? 502;
+        type = String(up.headers["content-type"] ?? type);
+        if (status !== 200) break;
+      }
+      res.writeHead(status, { "content-type": type });
       res.end(reply);
       audit({
         event: "telegram.call",

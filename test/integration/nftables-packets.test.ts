@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addressHolder } from "../../src/lab/netns.js";
 import { renderNftables } from "../../src/render/nftables.js";
@@ -20,12 +20,13 @@ const AGENT_UID = 45123;
 const OTHER_UID = 45124;
 const SUBID_START = 3100000;
 const SUBID_COUNT = 65536;
-const spec = specFrom(`
+const SPEC_YAML = `
 version: 1
 name: packets
 target: { kind: lab }
 host: { agentUid: ${AGENT_UID}, gatewayUid: ${OTHER_UID}, subidStart: ${SUBID_START}, subidCount: ${SUBID_COUNT} }
-`);
+`;
+const spec = specFrom(SPEC_YAML);
 const GATEWAY = { host: spec.gateway.address, port: spec.gateway.port };
 const OTHER_V4 = "192.0.2.1";
 const OTHER_V6 = "2001:db8::1";
@@ -284,6 +285,43 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
     load(withPublishedPortOnAnyInterface(rendered));
     assert.equal(probe(cloud, 0, VM_V4, PUBLISHED), "open");
     assert.equal(probe(cloud, 0, VM_V4, AGENT_LISTENS), "timeout");
+  });
+
+  // moat verify's own check for it, run in the VM's namespace against this spec.
+  const verifyAnswers = () => {
+    const check = resolve("src/verify/checks/answers.ts");
+    const helpers = resolve("test/helpers.ts");
+    const script = `(async () => {
+      const { agentListenersSilent } = await import(${JSON.stringify(check)});
+      const { specFrom } = await import(${JSON.stringify(helpers)});
+      const verdict = await agentListenersSilent.run({ spec: specFrom(process.env.SPEC), observe: {} });
+      process.stdout.write(JSON.stringify(verdict));
+    })();`;
+    const out = execFileSync("ip", ["netns", "exec", vm, "npx", "tsx", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, SPEC: SPEC_YAML },
+    });
+    return JSON.parse(out) as { status: string; detail: string };
+  };
+
+  it("moat verify's net.agent-answers passes with the table loaded", () => {
+    load(rendered);
+    const verdict = verifyAnswers();
+    assert.equal(verdict.status, "pass", verdict.detail);
+    assert.match(
+      verdict.detail,
+      new RegExp(`uid ${AGENT_UID} \\(timeout\\), uid ${SUBID_START + 5} \\(timeout\\)`),
+    );
+  });
+
+  it("negative control: net.agent-answers fails, naming both uids, with established accepted both ways", () => {
+    load(withAnswersAccepted(rendered));
+    const verdict = verifyAnswers();
+    assert.equal(verdict.status, "fail");
+    assert.match(
+      verdict.detail,
+      new RegExp(`uid ${AGENT_UID} on 127\\.0\\.0\\.1:\\d+, uid ${SUBID_START + 5} on`),
+    );
   });
 
   it("cuts an inbound connection to the agent's listener that was open before the table loaded", async () => {

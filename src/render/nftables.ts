@@ -80,7 +80,14 @@ export function renderNftables(spec: MoatSpec): Artifact[] {
     "    ip daddr @backstop_v4 counter reject with icmp type admin-prohibited",
     "    ip6 daddr @backstop_v6 meta l4proto tcp counter reject with tcp reset",
     "    ip6 daddr @backstop_v6 counter reject with icmpv6 type admin-prohibited",
-    "    ct state established,related counter accept",
+    // The operator's access: RootlessKit (as the agent's uid) answers the port published on
+    // 127.0.0.1. Only towards loopback, so the same port on an outside address answers no one.
+    `    oif "lo" tcp sport ${spec.agent.port} ct direction reply counter accept`,
+    // Only connections the agent's uids opened, and those only to the gateway (the accept below
+    // is the one way to open one). The reply direction (a socket of theirs answering a
+    // connection someone else opened) falls through to the rejects: a listener of theirs never
+    // answers an outside client, over TCP or UDP.
+    "    ct direction original ct state established,related counter accept",
     `    ip daddr ${address} tcp dport ${port} counter accept`,
     `    limit rate 10/minute burst 20 packets log prefix "${DENY_LOG_PREFIX}" level warn`,
     "    meta l4proto tcp counter reject with tcp reset",

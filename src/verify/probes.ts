@@ -6,7 +6,7 @@ import { sh } from "./shell.js";
 import type { Observations } from "./types.js";
 
 // The agent's uids cannot read root's home; prefer the system-wide Node host apply installs.
-const nodeForProbes = () => (existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath);
+export const nodeForProbes = () => (existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath);
 
 export async function probeAsUid(
   uid: number,

@@ -15,13 +15,16 @@ import {
   hostProbes,
   SUBUID,
 } from "../support/host-checks.js";
-import { HostLab, IMDS_V4, IMDS_V6, labSpec, OTHER_PORT, OTHER_V4 } from "../support/host-lab.js";
+import { AS_AGENT, HostLab, IMDS_V4, IMDS_V6, labSpec, OTHER_PORT, OTHER_V4 } from "../support/host-lab.js";
 import { GREETING } from "../support/tcp-probe.js";
 
 describe("moat host apply on a booted Debian 13", { concurrency: false, timeout: 360_000 }, () => {
   const lab = new HostLab("apply");
-  const checks = hostProbes(lab, "moat-hostapply-agent");
+  const CONTAINER = "moat-hostapply-agent";
+  const checks = hostProbes(lab, CONTAINER);
   const { probe, dropTable, tableLoaded, containerReaches } = checks;
+  // The operator's side of the published port, as root in the VM; "open" once anything answers.
+  const publishedPort = () => probe(0, "127.0.0.1", 8080);
 
   before(async () => {
     await lab.up(labSpec("hostapply"));
@@ -44,6 +47,42 @@ describe("moat host apply on a booted Debian 13", { concurrency: false, timeout:
 
   it("a container of the agent's rootless Docker reaches the gateway and nothing else", () => {
     assertContainerConfined(checks);
+  });
+
+  // The operator's access: RootlessKit, as the agent's uid, answers the port published on the
+  // VM's loopback, the one answer the firewall lets the agent's uids give (issue 13 item 9).
+  it("the published loopback port reaches a listener in the agent's container", () => {
+    lab.vm.must([
+      ...AS_AGENT,
+      "docker",
+      "exec",
+      "-d",
+      CONTAINER,
+      "nc",
+      "-ll",
+      "-p",
+      "8080",
+      "-e",
+      "echo",
+      "hi",
+    ]);
+    // nc starts in the background; give it a few tries to listen.
+    let seen = publishedPort();
+    for (let i = 0; i < 5 && seen !== "open"; i++) seen = publishedPort();
+    assert.equal(seen, "open");
+  });
+
+  it("negative control: without the firewall's exception for it, the published port answers no one", () => {
+    const chain = lab.vm.must(["nft", "-a", "list", "chain", "inet", "moat", "agent_egress"]);
+    const handle = chain.match(/ct direction reply .* # handle (\d+)/)?.[1];
+    assert.ok(handle, chain);
+    lab.vm.must(["nft", "delete", "rule", "inet", "moat", "agent_egress", "handle", handle]);
+    try {
+      assert.equal(publishedPort(), "timeout");
+    } finally {
+      lab.apply(["--only", "firewall"]);
+    }
+    assert.equal(publishedPort(), "open");
   });
 
   it("negative control: without Moat's table the same probes get through, and apply puts it back", () => {

@@ -225,6 +225,7 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
       // The probes are the evidence the table mattered: each source now reaches metadata and the host.
       assert.deepEqual(failing(verify().report), [
         "host.firewall",
+        "net.agent-answers",
         "net.agent-uid",
         "net.container",
         "net.dns",

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { addressHolder } from "../../src/lab/netns.js";
 import { renderNftables } from "../../src/render/nftables.js";
@@ -14,20 +14,31 @@ import { specFrom } from "../helpers.js";
 import { inNs, TestNet } from "../support/netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "../support/oci-firewall.js";
 import { holdConnection, probe, startListener } from "../support/tcp-probe.js";
+import { startUdpEcho, udpProbe } from "../support/udp-probe.js";
 
 const AGENT_UID = 45123;
 const OTHER_UID = 45124;
 const SUBID_START = 3100000;
 const SUBID_COUNT = 65536;
-const spec = specFrom(`
+const SPEC_YAML = `
 version: 1
 name: packets
 target: { kind: lab }
 host: { agentUid: ${AGENT_UID}, gatewayUid: ${OTHER_UID}, subidStart: ${SUBID_START}, subidCount: ${SUBID_COUNT} }
-`);
+`;
+const spec = specFrom(SPEC_YAML);
 const GATEWAY = { host: spec.gateway.address, port: spec.gateway.port };
 const OTHER_V4 = "192.0.2.1";
 const OTHER_V6 = "2001:db8::1";
+const VM_V4 = "192.0.2.2";
+const VM_V6 = "2001:db8::2";
+// The agent's API port, published on the VM's loopback for the operator (compose.ts).
+const PUBLISHED = spec.agent.port;
+// Ports the agent's uids (and, as a control, another user) listen on.
+const AGENT_LISTENS = 7000;
+const SUBUID_LISTENS = 7001;
+const OTHER_LISTENS = 7002;
+const AGENT_UDP = 7003;
 
 const rendered = renderNftables(spec)[0]?.content ?? "";
 
@@ -37,9 +48,18 @@ const withoutBackstop = (text: string) =>
     .split("\n")
     .filter((l) => !/^\s*ip6? daddr @backstop_v[46] /.test(l))
     .join("\n");
+// Established traffic accepted in both directions again: a listener of the agent can answer.
+const withAnswersAccepted = (text: string) => text.replaceAll("ct direction original ", "");
+const withoutPublishedPort = (text: string) =>
+  text
+    .split("\n")
+    .filter((l) => !l.includes("ct direction reply"))
+    .join("\n");
+// The operator's exception on any interface, not just loopback.
+const withPublishedPortOnAnyInterface = (text: string) => text.replace(/oif "lo" (tcp sport \d+)/, "$1");
 const withOpeningAccept = (text: string) =>
   text.replace(
-    /(\n\s*ct state established,related counter accept\n)/,
+    /(\n\s*ct direction original ct state established,related counter accept\n)/,
     `$1    ip daddr ${IMDS_V4} tcp dport 80 accept\n    ip6 daddr ${IMDS_V6} tcp dport 80 accept\n`,
   );
 const withBackstopAfterEstablished = (text: string) => {
@@ -78,7 +98,7 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
     }
     vm = net.addNs("vm");
     cloud = net.addNs("cloud");
-    net.link(vm, ["192.0.2.2/24", "2001:db8::2/64"], cloud, [`${OTHER_V4}/24`, `${OTHER_V6}/64`]);
+    net.link(vm, [`${VM_V4}/24`, `${VM_V6}/64`], cloud, [`${OTHER_V4}/24`, `${OTHER_V6}/64`]);
     addressHolder(cloud, "imds0", [`${IMDS_V4}/32`, `${IMDS_V6}/128`]);
     inNs(vm, "ip", ["route", "add", `${IMDS_V4}/32`, "via", OTHER_V4]);
     inNs(vm, "ip", ["-6", "route", "add", `${IMDS_V6}/128`, "via", OTHER_V6]);
@@ -99,6 +119,23 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
       `[${OTHER_V6}]:80`,
     ]);
     await startListener(net, vm, [`${GATEWAY.host}:${GATEWAY.port}`, `${GATEWAY.host}:9999`]);
+    // Sockets the agent's uids own: what a hijacked agent (or RootlessKit, for the published
+    // port) could listen on. The published port also on the VM's outside address, so the
+    // operator's exception is seen not to open it from outside.
+    await startListener(
+      net,
+      vm,
+      [
+        `${VM_V4}:${AGENT_LISTENS}`,
+        `[${VM_V6}]:${AGENT_LISTENS}`,
+        `127.0.0.1:${PUBLISHED}`,
+        `${VM_V4}:${PUBLISHED}`,
+      ],
+      AGENT_UID,
+    );
+    await startListener(net, vm, [`${VM_V4}:${SUBUID_LISTENS}`], SUBID_START + 7);
+    await startListener(net, vm, [`${VM_V4}:${OTHER_LISTENS}`], OTHER_UID);
+    await startUdpEcho(net, vm, AGENT_UID, VM_V4, AGENT_UDP);
   });
 
   after(() => {
@@ -186,6 +223,118 @@ describe("nftables backstop with real packets", { concurrency: false }, () => {
     unload();
     const held = await holdConnection(net, vm, AGENT_UID, IMDS_V4, 80);
     load(withBackstopAfterEstablished(rendered));
+    assert.equal(await held.retry(), "alive");
+  });
+
+  // Issue 13 item 9: an outside client must get nothing from a socket the agent's uids own.
+  const answersFromOutside = () => ({
+    agentV4: probe(cloud, 0, VM_V4, AGENT_LISTENS),
+    agentV6: probe(cloud, 0, VM_V6, AGENT_LISTENS),
+    subuid: probe(cloud, 0, VM_V4, SUBUID_LISTENS),
+    publishedPortOutside: probe(cloud, 0, VM_V4, PUBLISHED),
+    udp: udpProbe(cloud, VM_V4, AGENT_UDP),
+  });
+  const ALL_ANSWER = {
+    agentV4: "open",
+    agentV6: "open",
+    subuid: "open",
+    publishedPortOutside: "open",
+    udp: "answered",
+  };
+
+  it("negative control: without the table, an outside client exchanges data with the agent's listeners", () => {
+    unload();
+    assert.deepEqual(answersFromOutside(), ALL_ANSWER);
+  });
+
+  it("gives an outside client nothing from a socket the agent's uid or subuids own, TCP or UDP", () => {
+    load(rendered);
+    assert.deepEqual(answersFromOutside(), {
+      agentV4: "timeout",
+      agentV6: "timeout",
+      subuid: "timeout",
+      publishedPortOutside: "timeout",
+      udp: "timeout",
+    });
+  });
+
+  it("still answers the operator on the published loopback port, and other users' listeners", () => {
+    load(rendered);
+    assert.equal(probe(vm, 0, "127.0.0.1", PUBLISHED), "open");
+    assert.equal(probe(vm, OTHER_UID, "127.0.0.1", PUBLISHED), "open");
+    assert.equal(probe(cloud, 0, VM_V4, OTHER_LISTENS), "open");
+  });
+
+  it("negative control: without the published port's exception, the operator's port stays silent", () => {
+    load(withoutPublishedPort(rendered));
+    assert.notEqual(probe(vm, 0, "127.0.0.1", PUBLISHED), "open");
+  });
+
+  it("lets no local client but the published port's reach an agent listener either", () => {
+    load(rendered);
+    assert.notEqual(probe(vm, 0, VM_V4, AGENT_LISTENS), "open");
+    assert.notEqual(probe(vm, 0, VM_V4, SUBUID_LISTENS), "open");
+  });
+
+  it("negative control: with established accepted in both directions, the agent's listeners answer again", () => {
+    load(withAnswersAccepted(rendered));
+    assert.deepEqual(answersFromOutside(), ALL_ANSWER);
+  });
+
+  it("negative control: with the published port's exception on any interface, it answers from outside", () => {
+    load(withPublishedPortOnAnyInterface(rendered));
+    assert.equal(probe(cloud, 0, VM_V4, PUBLISHED), "open");
+    assert.equal(probe(cloud, 0, VM_V4, AGENT_LISTENS), "timeout");
+  });
+
+  // moat verify's own check for it, run in the VM's namespace against this spec.
+  const verifyAnswers = () => {
+    const check = resolve("src/verify/checks/answers.ts");
+    const helpers = resolve("test/helpers.ts");
+    const script = `(async () => {
+      const { agentListenersSilent } = await import(${JSON.stringify(check)});
+      const { specFrom } = await import(${JSON.stringify(helpers)});
+      const verdict = await agentListenersSilent.run({ spec: specFrom(process.env.SPEC), observe: {} });
+      process.stdout.write(JSON.stringify(verdict));
+    })();`;
+    const out = execFileSync("ip", ["netns", "exec", vm, "npx", "tsx", "-e", script], {
+      encoding: "utf8",
+      env: { ...process.env, SPEC: SPEC_YAML },
+    });
+    return JSON.parse(out) as { status: string; detail: string };
+  };
+
+  it("moat verify's net.agent-answers passes with the table loaded", () => {
+    load(rendered);
+    const verdict = verifyAnswers();
+    assert.equal(verdict.status, "pass", verdict.detail);
+    assert.match(
+      verdict.detail,
+      new RegExp(`uid ${AGENT_UID} \\(timeout\\), uid ${SUBID_START + 5} \\(timeout\\)`),
+    );
+  });
+
+  it("negative control: net.agent-answers fails, naming both uids, with established accepted both ways", () => {
+    load(withAnswersAccepted(rendered));
+    const verdict = verifyAnswers();
+    assert.equal(verdict.status, "fail");
+    assert.match(
+      verdict.detail,
+      new RegExp(`uid ${AGENT_UID} on 127\\.0\\.0\\.1:\\d+, uid ${SUBID_START + 5} on`),
+    );
+  });
+
+  it("cuts an inbound connection to the agent's listener that was open before the table loaded", async () => {
+    unload();
+    const held = await holdConnection(net, cloud, 0, VM_V4, AGENT_LISTENS);
+    load(rendered);
+    assert.notEqual(await held.retry(), "alive");
+  });
+
+  it("negative control: with established accepted in both directions, that connection survives", async () => {
+    unload();
+    const held = await holdConnection(net, cloud, 0, VM_V4, AGENT_LISTENS);
+    load(withAnswersAccepted(rendered));
     assert.equal(await held.retry(), "alive");
   });
 });

@@ -170,7 +170,8 @@ describe("moat verify: a live negative control for every check", {
       assert.match(detailOf(report, "net.agent-uid"), /169\.254\.169\.254:80/);
     });
 
-    it("the subuid range taken out of the firewall's uid set fails net.subuid only", () => {
+    // A subuid's listener then answers too: net.agent-answers probes one (issue 13 item 9).
+    it("the subuid range taken out of the firewall's uid set fails net.subuid and net.agent-answers only", () => {
       const report = withFirewallChanged([
         "delete",
         "element",
@@ -179,7 +180,27 @@ describe("moat verify: a live negative control for every check", {
         "agent_uids",
         `{ ${SUBUIDS} }`,
       ]);
-      assert.deepEqual(failing(report), ["net.subuid"]);
+      assert.deepEqual(failing(report), ["net.agent-answers", "net.subuid"]);
+      assert.match(
+        detailOf(report, "net.agent-answers"),
+        /^answered a connection it did not open: uid 1000005 /,
+      );
+    });
+
+    it("the reply direction accepted for the agent's uids fails net.agent-answers only", () => {
+      const report = withFirewallChanged([
+        "insert",
+        "rule",
+        "inet",
+        "moat",
+        "agent_egress",
+        "ct",
+        "direction",
+        "reply",
+        "accept",
+      ]);
+      assert.deepEqual(failing(report), ["net.agent-answers"]);
+      assert.match(detailOf(report, "net.agent-answers"), /uid 2000 on 127\.0\.0\.1:\d+, uid 1000005 on/);
     });
 
     it("port 53 opened for the agent fails net.dns only", () => {

@@ -6,6 +6,9 @@ import type { TestNet } from "./netns.js";
 
 export const GREETING = "moat-test-listener";
 
+// setpriv flags to run as uid with no supplementary groups: what the kernel's skuid match sees.
+export const asUid = (uid: number) => [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
+
 const LISTENER = `
 const net = require("node:net");
 const endpoints = process.argv.slice(1);
@@ -19,9 +22,19 @@ for (const ep of endpoints) {
 }
 `;
 
-// Endpoints as "host:port" or "[v6]:port". Resolves once every socket listens.
-export async function startListener(net: TestNet, ns: string, endpoints: string[]): Promise<ChildProcess> {
-  const child = net.spawn(ns, process.execPath, ["-e", LISTENER, ...endpoints]);
+// Endpoints as "host:port" or "[v6]:port". Resolves once every socket listens. With a uid, the
+// listener runs as that uid (its sockets are owned by it, as the firewall's skuid match sees).
+export async function startListener(
+  net: TestNet,
+  ns: string,
+  endpoints: string[],
+  uid?: number,
+): Promise<ChildProcess> {
+  const args = ["-e", LISTENER, ...endpoints];
+  const child =
+    uid === undefined
+      ? net.spawn(ns, process.execPath, args)
+      : net.spawn(ns, "setpriv", [...asUid(uid), process.execPath, ...args], { cwd: "/" });
   await new Promise<void>((resolve, reject) => {
     let err = "";
     const timer = setTimeout(() => reject(new Error(`listener in ${ns} not ready: ${err}`)), 5000);
@@ -51,9 +64,6 @@ s.setTimeout(3000, () => done("timeout"));
 s.on("data", (d) => done(d.toString().startsWith(${JSON.stringify(GREETING)}) ? "open" : "garbled"));
 s.on("error", (e) => done(e.code || e.message));
 `;
-
-// setpriv flags to run as uid with no supplementary groups: what the kernel's skuid match sees.
-const asUid = (uid: number) => [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
 
 // Runs a client script (given host and port as arguments) as uid inside ns; returns what it printed.
 export function probeWith(client: string, ns: string, uid: number, host: string, port: number): string {

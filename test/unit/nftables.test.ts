@@ -22,6 +22,17 @@ function setElements(text: string, name: string): string[] {
     .filter(Boolean);
 }
 
+// The rules of chain agent_egress, one per line, without comments.
+function agentEgressRules(text: string): string[] {
+  const chain = text.slice(text.indexOf("chain agent_egress"));
+  return chain
+    .slice(0, chain.indexOf("\n  }"))
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+}
+
 describe("nftables renderer", () => {
   it("writes one nftables artifact at nftables/moat.nft", () => {
     const a = render();
@@ -73,13 +84,7 @@ host: { agentUid: 4242, gatewayUid: 4243, subidStart: 300000, subidCount: 70000 
   });
 
   it("rejects the backstop before it accepts anything, and rejects the rest last", () => {
-    const text = render().content;
-    const chain = text.slice(text.indexOf("chain agent_egress"));
-    const rules = chain
-      .split("\n")
-      .slice(1)
-      .map((l) => l.trim())
-      .filter((l) => l && l !== "}");
+    const rules = agentEgressRules(render().content);
     const backstop = rules.flatMap((r, i) => (/^ip6? daddr @backstop_v[46] /.test(r) ? [i] : []));
     const accepts = rules.flatMap((r, i) => (r.endsWith(" accept") ? [i] : []));
     assert.equal(backstop.length, 4);
@@ -91,6 +96,29 @@ host: { agentUid: 4242, gatewayUid: 4243, subidStart: 300000, subidCount: 70000 
     ]);
     assert.ok(rules.includes("ip daddr 198.18.0.1 tcp dport 3128 counter accept"));
     assert.ok(rules.some((r) => r.includes(`log prefix "${DENY_LOG_PREFIX}"`) && r.startsWith("limit rate")));
+  });
+
+  // Issue 13 item 9: a socket of the agent's uids must never answer a connection it did not open.
+  it("accepts established traffic of the agent's uids only in the direction they opened it", () => {
+    const rules = agentEgressRules(render().content);
+    const established = rules.filter((r) => r.includes("ct state established"));
+    assert.deepEqual(established, ["ct direction original ct state established,related counter accept"]);
+    const answers = rules.filter((r) => r.endsWith(" accept") && !r.includes("ct direction original"));
+    assert.deepEqual(answers, [
+      'oif "lo" tcp sport 18789 ct direction reply counter accept',
+      "ip daddr 198.18.0.1 tcp dport 3128 counter accept",
+    ]);
+  });
+
+  it("lets only the agent's published port answer, and only towards loopback", () => {
+    const text = render(`
+version: 1
+name: t
+target: { kind: lab }
+agent: { port: 28000 }
+`).content;
+    const replies = agentEgressRules(text).filter((r) => r.includes("ct direction reply"));
+    assert.deepEqual(replies, ['oif "lo" tcp sport 28000 ct direction reply counter accept']);
   });
 
   it("keeps the gateway's address unreachable from other interfaces", () => {

@@ -1,5 +1,6 @@
 // Every check `moat verify` runs, in report order.
 import type { Check } from "../types.js";
+import { agentListenersSilent } from "./answers.js";
 import * as container from "./container.js";
 import * as host from "./host.js";
 import { impliedHostsRefused } from "./implied.js";
@@ -11,6 +12,7 @@ export const CHECKS: readonly Check[] = [
   net.subuidRefused,
   net.containerRefused,
   net.dnsRefused,
+  agentListenersSilent,
   net.gatewayReachable,
   net.gatewayRefusesSpellings,
   impliedHostsRefused,

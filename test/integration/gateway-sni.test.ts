@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
+import { FRONTED_SNI } from "../../src/verify/checks/network.js";
+import { PROBE_SCRIPT, type ProbeOutcome } from "../../src/verify/probe-script.js";
 import {
   GATEWAY_IP,
   GATEWAY_PORT,
@@ -57,6 +59,19 @@ function sniClient(lab: GatewayLab, cases: SniCase[]): Promise<SniResult[]> {
     });
     child.stdin.end(JSON.stringify(cases));
   });
+}
+
+// moat verify's connect-tls probe (net.gateway-sni), run from the client namespace.
+async function verifyProbe(lab: GatewayLab, sni: string): Promise<string> {
+  const target = {
+    kind: "connect-tls",
+    host: GATEWAY_IP,
+    port: GATEWAY_PORT,
+    target: "public.test:443",
+    sni,
+  };
+  const r = await lab.exec("node", ["-e", PROBE_SCRIPT, JSON.stringify([target]), "4000"]);
+  return (JSON.parse(r.stdout) as ProbeOutcome[])[0]?.outcome ?? `no result: ${r.stderr}`;
 }
 
 describe("a tunnel carries only the name it was opened for", { concurrency: false }, () => {
@@ -160,5 +175,32 @@ describe("a tunnel carries only the name it was opened for", { concurrency: fals
     const line = tunnelLines(8007).at(-1);
     assert.equal(line?.decision, "allow");
     assert.equal(line?.sni, undefined);
+  });
+
+  test("moat verify's probe: the fronted SNI gets the gateway's alert, the right one a handshake", async () => {
+    assert.equal(await verifyProbe(lab, FRONTED_SNI), "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED");
+    assert.equal(await verifyProbe(lab, "public.test"), "handshake");
+  });
+
+  // Negative control: the same fronted hello against a gateway told 443 carries no TLS. The
+  // refusal test above must be able to fail, so here it does: the request reaches the upstream.
+  test("negative control: 443 listed in plainConnectPorts lets the fronted tunnel through", async () => {
+    await gw.stop();
+    const weak = await lab.startGateway(
+      labYaml(`  allowCidrs: [${PUBLIC4}/32]`).replace(
+        "plainConnectPorts: [8007]",
+        "plainConnectPorts: [443, 8007]",
+      ),
+      { tag: "plain443" },
+    );
+    const [r] = await sniClient(lab, [
+      { target: "public.test:443", servername: "attacker.example", path: "/fronted-weak" },
+    ]);
+    assert.equal(r?.tls, "secure", JSON.stringify(r));
+    assert.equal(upstreamSaw("/fronted-weak").length, 1);
+    const line = weak.audit().find((l) => l.host === "public.test" && l.port === 443);
+    assert.equal(line?.decision, "allow");
+    assert.equal(line?.sni, undefined, "a plain port's tunnel is not read, so no SNI is audited");
+    assert.equal(await verifyProbe(lab, FRONTED_SNI), "handshake", "verify's probe must see the hole");
   });
 });

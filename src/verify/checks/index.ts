@@ -12,6 +12,7 @@ export const CHECKS: readonly Check[] = [
   net.dnsRefused,
   net.gatewayReachable,
   net.gatewayRefusesSpellings,
+  net.gatewayChecksSni,
   net.telegramAllowlist,
   container.notPrivileged,
   container.readOnlyRoot,

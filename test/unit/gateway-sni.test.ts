@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { formatDenials, summariseDenials } from "../../src/gateway/denials.js";
 import { policyFromSpec } from "../../src/gateway/policy.js";
 import { type ReadHello, sniVerdict } from "../../src/gateway/sni.js";
 import { parseConnectTarget } from "../../src/gateway/target.js";
@@ -97,5 +98,35 @@ describe("egress.plainConnectPorts and egress.echAllow in the schema", () => {
     );
     const ok = policyFromSpec(specFrom(`${BASE}  connectPorts: [443, 22]\n  plainConnectPorts: [22]\n`));
     assert.deepEqual([...ok.plainConnectPorts], [22]);
+  });
+});
+
+describe("moat gateway denials on SNI refusals", () => {
+  test("grouped, explained, never suggested as an allowlist entry", () => {
+    const now = Date.parse("2026-12-03T12:00:00Z");
+    const line = (code: string, sni?: string) =>
+      JSON.stringify({
+        time: "2026-12-03T11:59:00Z",
+        host: "example.com",
+        port: 443,
+        decision: "deny",
+        code,
+        reason: "r",
+        sni,
+      });
+    const s = summariseDenials(
+      [line("sni-mismatch", "attacker.example"), line("sni-mismatch", "b.example"), line("not-tls")],
+      3_600_000,
+      now,
+    );
+    assert.deepEqual(
+      s.rows.map((r) => [r.code, r.count]),
+      [
+        ["sni-mismatch", 2],
+        ["not-tls", 1],
+      ],
+    );
+    assert.deepEqual(s.allow, []);
+    assert.match(formatDenials(s, "audit.log", "1h"), /egress\.plainConnectPorts[\s\S]*egress\.echAllow/);
   });
 });

@@ -74,9 +74,17 @@ async function verifyProbe(lab: GatewayLab, sni: string): Promise<string> {
   return (JSON.parse(r.stdout) as ProbeOutcome[])[0]?.outcome ?? `no result: ${r.stderr}`;
 }
 
+// Median time from CONNECT to a finished TLS handshake over `n` fresh tunnels, one at a time.
+async function medianHandshakeMs(lab: GatewayLab, n: number): Promise<number> {
+  const cases = Array.from({ length: n }, () => ({ target: "public.test:443", servername: "public.test" }));
+  const ms = (await sniClient(lab, cases)).map((r) => r.handshakeMs ?? Number.NaN).sort((a, b) => a - b);
+  return ms[Math.floor(n / 2)] as number;
+}
+
 describe("a tunnel carries only the name it was opened for", { concurrency: false }, () => {
   const lab = new GatewayLab("mgw-sni");
   let gw: GatewayProc;
+  let checkedMs = Number.NaN;
   const tunnelLines = (port = 443) =>
     gw.audit().filter((l) => l.method === "CONNECT" && l.port === port && l.status === 200);
   const upstreamSaw = (path: string) => lab.hits().filter((h) => h.path === path);
@@ -177,6 +185,11 @@ describe("a tunnel carries only the name it was opened for", { concurrency: fals
     assert.equal(line?.sni, undefined);
   });
 
+  test("latency: CONNECT to finished handshake, with the hello read (compared with the control below)", async (t) => {
+    checkedMs = await medianHandshakeMs(lab, 30);
+    t.diagnostic(`median CONNECT→handshake with the SNI check: ${checkedMs} ms`);
+  });
+
   test("moat verify's probe: the fronted SNI gets the gateway's alert, the right one a handshake", async () => {
     assert.equal(await verifyProbe(lab, FRONTED_SNI), "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED");
     assert.equal(await verifyProbe(lab, "public.test"), "handshake");
@@ -202,5 +215,10 @@ describe("a tunnel carries only the name it was opened for", { concurrency: fals
     assert.equal(line?.decision, "allow");
     assert.equal(line?.sni, undefined, "a plain port's tunnel is not read, so no SNI is audited");
     assert.equal(await verifyProbe(lab, FRONTED_SNI), "handshake", "verify's probe must see the hole");
+  });
+
+  test("latency without the check (443 plain), for comparison", async (t) => {
+    const plainMs = await medianHandshakeMs(lab, 30);
+    t.diagnostic(`median CONNECT→handshake without the SNI check: ${plainMs} ms (with: ${checkedMs} ms)`);
   });
 });

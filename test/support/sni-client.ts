@@ -15,6 +15,8 @@ export interface SniCase {
   path?: string;
 }
 export interface SniResult {
+  // From the CONNECT being sent to the TLS handshake finishing (tls cases that got that far).
+  handshakeMs?: number;
   connect: number;
   // tls: "secure" then the response's first line and body; or the TLS error code.
   tls?: string;
@@ -40,7 +42,7 @@ function tunnel(host: string, port: number, target: string): Promise<{ status: n
   });
 }
 
-function overTls(socket: Socket, c: SniCase, ca: Buffer): Promise<Partial<SniResult>> {
+function overTls(socket: Socket, c: SniCase, ca: Buffer, start: number): Promise<Partial<SniResult>> {
   return new Promise((resolve) => {
     // The HTTP client leaves the CONNECT socket paused; TLS over it would never read.
     socket.resume();
@@ -60,7 +62,9 @@ function overTls(socket: Socket, c: SniCase, ca: Buffer): Promise<Partial<SniRes
       tls.destroy();
       resolve(r);
     };
+    let handshakeMs: number | undefined;
     tls.on("secureConnect", () => {
+      handshakeMs = Math.round((performance.now() - start) * 100) / 100;
       stage = "response";
       tls.write(
         `GET ${c.path ?? "/"} HTTP/1.1\r\nHost: ${c.target.split(":")[0]}\r\nConnection: close\r\n\r\n`,
@@ -69,7 +73,7 @@ function overTls(socket: Socket, c: SniCase, ca: Buffer): Promise<Partial<SniRes
     // The fake upstream keeps the connection alive and answers chunked: its JSON body is done
     // at the last chunk.
     const answered = () =>
-      done({ tls: "secure", body: text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1) });
+      done({ tls: "secure", handshakeMs, body: text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1) });
     tls.on("data", (d: Buffer) => {
       text += d.toString();
       if (text.endsWith("\r\n0\r\n\r\n")) answered();
@@ -112,13 +116,14 @@ process.stdin.on("end", async () => {
   const ca = readFileSync(caFile);
   const out: SniResult[] = [];
   for (const c of JSON.parse(input) as SniCase[]) {
+    const start = performance.now();
     const t = await tunnel(host, Number(port), c.target);
     if (t.status !== 200 || !t.socket) {
       t.socket?.destroy();
       out.push({ connect: t.status });
       continue;
     }
-    const r = c.raw ? await overRaw(t.socket, c.raw) : await overTls(t.socket, c, ca);
+    const r = c.raw ? await overRaw(t.socket, c.raw) : await overTls(t.socket, c, ca, start);
     out.push({ connect: t.status, ...r });
   }
   process.stdout.write(JSON.stringify(out));

@@ -389,14 +389,26 @@ export class Gateway {
     if (policy.plainConnectPorts.has(target.port)) return head;
     // Tracked while waiting, so a drain cuts a tunnel that never sends its hello.
     this.tunnels.set(socket, upstream);
+    // The upstream is connected but not yet spliced: an error or close from it now must end the
+    // tunnel here (an unhandled error would take the whole gateway down).
+    let upstreamClosed = false;
+    const onUpstreamClosed = () => {
+      upstreamClosed = true;
+      socket.destroy();
+    };
+    upstream.on("error", noop);
+    upstream.once("close", onUpstreamClosed);
     const read = await readHello(socket, head, this.limits.headersTimeoutMs);
+    upstream.off("close", onUpstreamClosed);
     this.tunnels.delete(socket);
-    if (read.kind === "gone") {
+    if (read.kind === "gone" || upstreamClosed) {
       upstream.destroy();
+      socket.destroy();
       Object.assign(entry, {
         decision: "error",
-        code: "client-gone",
-        reason: "client left before its ClientHello",
+        ...(upstreamClosed
+          ? { code: "upstream-closed", reason: "upstream closed before the client's ClientHello" }
+          : { code: "client-gone", reason: "client left before its ClientHello" }),
       });
       return undefined;
     }

@@ -101,10 +101,12 @@ async function main(): Promise<void> {
     /ready/,
   );
 
+  // The origin speaks plain TCP (bulk sends first), so both ports are plainConnectPorts: this
+  // measures the splice; scripts/bench-tunnel-hello.ts measures the ClientHello check.
   const spec = join(work, "moat.yaml");
   writeFileSync(
     spec,
-    `version: 1\nname: bench\ntarget: { kind: lab }\negress: { allowCidrs: ["${ORIGIN}/32"], connectPorts: [443, 8443], httpPorts: [80] }\n`,
+    `version: 1\nname: bench\ntarget: { kind: lab }\negress: { allowCidrs: ["${ORIGIN}/32"], connectPorts: [443, 8443], plainConnectPorts: [443, 8443], httpPorts: [80] }\n`,
   );
   // The compiled gateway, as installed on a VM (which carries dist/, not the sources).
   sh("npx", ["tsc", "-p", join(ROOT, "tsconfig.build.json")]);

@@ -78,7 +78,7 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
     )
     .option(
       "--header-timeout <duration>",
-      "deadline for a client's request head",
+      "deadline for a client's request head, and for a tunnel's TLS ClientHello",
       ms(DEFAULT_LIMITS.headersTimeoutMs),
     )
     .option("--drain-timeout <duration>", "on SIGTERM, how long open tunnels may finish", "10s")

@@ -18,6 +18,8 @@ export interface AuditEntry {
   code: string;
   reason: string;
   status: number;
+  // The SNI a tunnel's ClientHello carried (cut to 253 characters); absent when it had none.
+  sni?: string;
   up: number;
   down: number;
   ms: number;

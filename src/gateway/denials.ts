@@ -24,6 +24,7 @@ export interface DenialSummary {
 }
 
 const SUGGESTIBLE = new Set(["not-allowlisted", "report-unlisted", "ip-literal"]);
+const SNI_CODES = new Set(["sni-mismatch", "sni-missing", "ech-refused", "not-tls"]);
 const OPENABLE_CLASSES = new Set(ADDRESS_TABLE.filter((r) => r.openable).map((r) => `class:${r.class}`));
 
 // Rotated files (file.N … file.1) first, so lines come oldest to newest.
@@ -108,6 +109,14 @@ export function formatDenials(s: DenialSummary, file: string, sinceText: string)
     out.push(
       "",
       "Private-range refusals can be opened with egress.allowCidrs (never link-local or metadata).",
+    );
+  }
+  if (s.rows.some((r) => SNI_CODES.has(r.code))) {
+    out.push(
+      "",
+      "TLS refusals (sni-*, ech-refused, not-tls): the tunnel's first bytes did not name its CONNECT host,",
+      "which no allowlist entry fixes. A port that carries no TLS goes in egress.plainConnectPorts;",
+      "a name that needs Encrypted Client Hello goes in egress.echAllow.",
     );
   }
   if (s.rows.some((r) => r.code.startsWith("class:") && !OPENABLE_CLASSES.has(r.code))) {

@@ -17,6 +17,10 @@ export interface Policy {
   readonly mode: "enforce" | "report";
   readonly connectPorts: ReadonlySet<number>;
   readonly httpPorts: ReadonlySet<number>;
+  // CONNECT ports whose tunnels need not start with TLS; every other CONNECT port's must (sni.ts).
+  readonly plainConnectPorts: ReadonlySet<number>;
+  // Names a ClientHello may offer Encrypted Client Hello to.
+  readonly echAcl: HostAcl;
 }
 
 export interface CompiledCidr {
@@ -36,6 +40,8 @@ export function policyFromSpec(spec: MoatSpec): Policy {
     mode: spec.egress.mode,
     connectPorts: new Set(spec.egress.connectPorts),
     httpPorts: new Set(spec.egress.httpPorts),
+    plainConnectPorts: new Set(spec.egress.plainConnectPorts),
+    echAcl: compileAcl(spec.egress.echAllow),
   };
 }
 

@@ -15,10 +15,12 @@ import { type AuditDecision, type AuditEntry, type AuditSink, nullAudit } from "
 import { defaultPipeline, type Pipeline, type RequestKind, type Verdict } from "./decide.js";
 import { DialError, type Dialer, dialVetted } from "./dial.js";
 import { endToEnd, upstreamRequestHeaders } from "./headers.js";
+import { ACCESS_DENIED_ALERT, readHello } from "./hello-reader.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { Policy } from "./policy.js";
 import type { NameResolver } from "./resolve.js";
 import { defaultRouter, type InternalRouter, plain } from "./router.js";
+import { shownSni, sniVerdict } from "./sni.js";
 import { authorityOf, type HttpTarget, parseConnectTarget, parseHttpTarget, type Target } from "./target.js";
 
 export interface GatewayLimits {
@@ -173,8 +175,7 @@ export class Gateway {
     return t.ip !== undefined && this.self.has(authorityOf(t));
   }
 
-  private async evaluate(kind: RequestKind, target: Target): Promise<Evaluation> {
-    const policy = this.policy;
+  private async evaluate(kind: RequestKind, target: Target, policy = this.policy): Promise<Evaluation> {
     const req = { kind, target };
     let verdict: Verdict;
     const adm = this.pipeline.admit(req, policy);
@@ -294,7 +295,8 @@ export class Gateway {
   }
 
   private async openTunnel(socket: Socket, client: string, target: Target, head: Buffer, start: number) {
-    const evaluation = await this.evaluate("CONNECT", target);
+    const policy = this.policy;
+    const evaluation = await this.evaluate("CONNECT", target, policy);
     if (!evaluation.ok) {
       this.releaseClient(client);
       this.refuseTunnel(socket, client, target, evaluation.refusal, start);
@@ -346,24 +348,84 @@ export class Gateway {
     const addr = upstream.remoteAddress ?? "";
     this.opts.metrics?.setupTook("tunnel", (performance.now() - start) / 1000);
     socket.write(ESTABLISHED);
-    if (head.length > 0) upstream.write(head);
+    const entry: AuditEntry = {
+      client,
+      method: "CONNECT",
+      host: target.host,
+      port: target.port,
+      addr,
+      decision: verdict.action,
+      code: verdict.code,
+      reason: verdict.reason,
+      status: 200,
+      up: 0,
+      down: 0,
+      ms: 0,
+    };
+    const first = await this.screenHello(socket, upstream, target, head, policy, entry);
+    if (!first) {
+      this.releaseClient(client);
+      this.record({ ...entry, ms: since(start) });
+      return;
+    }
+    if (first.length > 0) upstream.write(first);
     this.splice(socket, upstream, () => {
       this.releaseClient(client);
-      this.record({
-        client,
-        method: "CONNECT",
-        host: target.host,
-        port: target.port,
-        addr,
-        decision: verdict.action,
-        code: verdict.code,
-        reason: verdict.reason,
-        status: 200,
-        up: upstream.bytesWritten,
-        down: upstream.bytesRead,
-        ms: since(start),
-      });
+      this.record({ ...entry, up: upstream.bytesWritten, down: upstream.bytesRead, ms: since(start) });
     });
+  }
+
+  // On a TLS port, hold the tunnel until its ClientHello names the vetted host (sni.ts). Returns
+  // the bytes to send upstream first, or undefined when the tunnel was refused and closed; the
+  // audit entry is amended with the SNI seen and the SNI verdict either way.
+  private async screenHello(
+    socket: Socket,
+    upstream: Socket,
+    target: Target,
+    head: Buffer,
+    policy: Policy,
+    entry: AuditEntry,
+  ): Promise<Buffer | undefined> {
+    if (policy.plainConnectPorts.has(target.port)) return head;
+    // Tracked while waiting, so a drain cuts a tunnel that never sends its hello.
+    this.tunnels.set(socket, upstream);
+    // The upstream is connected but not yet spliced: an error or close from it now must end the
+    // tunnel here (an unhandled error would take the whole gateway down).
+    let upstreamClosed = false;
+    const onUpstreamClosed = () => {
+      upstreamClosed = true;
+      socket.destroy();
+    };
+    upstream.on("error", noop);
+    upstream.once("close", onUpstreamClosed);
+    const read = await readHello(socket, head, this.limits.headersTimeoutMs);
+    upstream.off("close", onUpstreamClosed);
+    this.tunnels.delete(socket);
+    if (read.kind === "gone" || upstreamClosed) {
+      upstream.destroy();
+      socket.destroy();
+      Object.assign(entry, {
+        decision: "error",
+        ...(upstreamClosed
+          ? { code: "upstream-closed", reason: "upstream closed before the client's ClientHello" }
+          : { code: "client-gone", reason: "client left before its ClientHello" }),
+      });
+      return undefined;
+    }
+    if (read.hello.kind === "hello" && read.hello.sni !== undefined) entry.sni = shownSni(read.hello.sni);
+    const sv = sniVerdict(target, read.hello, policy);
+    if (sv.action === "pass") {
+      if (sv.note) entry.reason = `${entry.reason}; ${sv.note}`;
+      return read.bytes;
+    }
+    this.opts.metrics?.decision(sv.action, sv.code);
+    Object.assign(entry, { decision: sv.action, code: sv.code, reason: sv.reason });
+    if (sv.action === "report") return read.bytes;
+    upstream.destroy();
+    if (read.hello.kind === "hello") socket.end(ACCESS_DENIED_ALERT);
+    else socket.end();
+    setTimeout(() => socket.destroy(), 2000).unref();
+    return undefined;
   }
 
   // Bytes flow both ways through pipe(); an end on one side half-closes the other; an error,

@@ -325,8 +325,38 @@ const egress = z
       .array(z.number().int().min(1).max(65535))
       .default([80])
       .describe("Ports allowed for plain HTTP."),
+    plainConnectPorts: z
+      .array(z.number().int().min(1).max(65535))
+      .default([])
+      .describe(
+        "CONNECT ports that carry no TLS (ssh on 22); tunnels there are not checked for SNI. Every other CONNECT port must start with a ClientHello naming the CONNECT host.",
+      ),
+    echAllow: z
+      .array(domainPattern)
+      .default([])
+      .describe(
+        "Names a ClientHello may offer Encrypted Client Hello to; ECH hides the name a shared edge routes by, so it is refused elsewhere.",
+      ),
   })
-  .default({ allow: [], allowCidrs: [], mode: "enforce", connectPorts: [443], httpPorts: [80] })
+  .superRefine((e, ctx) => {
+    e.plainConnectPorts.forEach((port, i) => {
+      if (!e.connectPorts.includes(port))
+        ctx.addIssue({
+          code: "custom",
+          path: ["plainConnectPorts", i],
+          message: `port ${port} is not in egress.connectPorts`,
+        });
+    });
+  })
+  .default({
+    allow: [],
+    allowCidrs: [],
+    mode: "enforce",
+    connectPorts: [443],
+    httpPorts: [80],
+    plainConnectPorts: [],
+    echAllow: [],
+  })
   .describe("What the agent may reach through the gateway.");
 
 const gateway = z

@@ -4,17 +4,22 @@
 export interface ProbeTarget {
   // tcp: does a connection open? dns: does a resolver answer a UDP query? connect: what does the
   // gateway answer a CONNECT for host:port? post: what does the gateway answer this request?
-  kind: "tcp" | "dns" | "connect" | "post";
+  // connect-tls: once the CONNECT is answered 200, what happens to a ClientHello naming `sni`?
+  kind: "tcp" | "dns" | "connect" | "connect-tls" | "post";
   host: string;
   port: number;
   // connect: the authority to ask for; post: the path and JSON body.
   target?: string;
   path?: string;
   body?: string;
+  // connect-tls: the server name the ClientHello carries.
+  sni?: string;
 }
 
 // outcome: "open" (tcp), "answered" (dns), an HTTP status code as text (connect, post), or how
-// the attempt failed: an errno code such as ECONNREFUSED or EPERM, or "timeout".
+// the attempt failed: an errno code such as ECONNREFUSED or EPERM, or "timeout". connect-tls
+// after a 200: "handshake" if a TLS server answered the hello, else the TLS error's code (a
+// refusing gateway's alert is ERR_SSL_TLSV1_ALERT_ACCESS_DENIED).
 export interface ProbeOutcome {
   target: ProbeTarget;
   outcome: string;
@@ -43,13 +48,21 @@ const one = (t) => new Promise((resolve) => {
   let buf = "";
   s.on("connect", () => {
     if (t.kind === "tcp") return done("open", () => s.destroy());
-    if (t.kind === "connect") s.write("CONNECT " + t.target + " HTTP/1.1\\r\\nHost: " + t.target + "\\r\\n\\r\\n");
+    if (t.kind === "connect" || t.kind === "connect-tls") s.write("CONNECT " + t.target + " HTTP/1.1\\r\\nHost: " + t.target + "\\r\\n\\r\\n");
     else s.write("POST " + t.path + " HTTP/1.1\\r\\nHost: " + t.host + "\\r\\nContent-Type: application/json\\r\\nContent-Length: " + Buffer.byteLength(t.body || "") + "\\r\\nConnection: close\\r\\n\\r\\n" + (t.body || ""));
   });
   s.on("data", (d) => {
     buf += d.toString("latin1");
     const m = buf.match(/^HTTP\\/1\\.[01] (\\d{3})/);
-    if (m) done(m[1], () => s.destroy());
+    if (!m) return;
+    if (t.kind !== "connect-tls" || m[1] !== "200") return done(m[1], () => s.destroy());
+    if (!buf.includes("\\r\\n\\r\\n")) return;
+    s.removeAllListeners("data");
+    s.removeAllListeners("end");
+    const tls = require("node:tls").connect({ socket: s, servername: t.sni, rejectUnauthorized: false });
+    tls.on("secureConnect", () => done("handshake", () => tls.destroy()));
+    tls.on("error", (e) => done(e.code || e.message, () => tls.destroy()));
+    tls.on("close", () => done("closed"));
   });
   s.on("end", () => done(buf ? "garbled" : "closed", () => s.destroy()));
 });

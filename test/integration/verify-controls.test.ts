@@ -269,6 +269,29 @@ describe("moat verify: a live negative control for every check", {
       );
     });
 
+    // The live gateway told 443 carries no TLS splices the fronted hello through to example.org's
+    // listener (verify's own spec still says 443 is TLS, as the operator meant it).
+    it("443 listed in the live config's plainConnectPorts fails net.gateway-sni only", () => {
+      const original = lab.vm.must(["cat", LIVE_SPEC]);
+      const spec = parse(original);
+      spec.egress.plainConnectPorts = [443];
+      const report = brokenBy(
+        () => {
+          sh(`cat > ${LIVE_SPEC}`, stringify(spec));
+          restartGateway();
+        },
+        () => {
+          sh(`cat > ${LIVE_SPEC}`, original);
+          restartGateway();
+        },
+      );
+      assert.deepEqual(failing(report), ["net.gateway-sni"]);
+      assert.match(
+        detailOf(report, "net.gateway-sni"),
+        /SNI fronted\.moat-verify\.invalid: not refused by the gateway/,
+      );
+    });
+
     // Everything that talks to the gateway loses it at once.
     it("the gateway stopped fails net.gateway and every check that needs the gateway", () => {
       const report = brokenBy(
@@ -283,12 +306,14 @@ describe("moat verify: a live negative control for every check", {
         "host.gateway-user",
         "net.gateway",
         "net.gateway-refuses",
+        "net.gateway-sni",
         "net.implied-hosts",
       ]);
     });
 
-    // A gateway that classifies nothing opens the Telegram relay as much as the address spellings.
-    it("an open proxy in the gateway's place fails net.gateway-refuses, net.implied-hosts and gateway.telegram-allowlist only", () => {
+    // A gateway that classifies nothing opens the Telegram relay as much as the address spellings,
+    // reads no ClientHello, and reaches the hosts the gateway's own routes serve.
+    it("an open proxy in the gateway's place fails net.gateway-refuses, net.gateway-sni, net.implied-hosts and gateway.telegram-allowlist only", () => {
       sh("cat > /etc/moat-vctl-open-proxy.js", OPEN_PROXY);
       const report = withGatewayDropIn(
         "[Service]\nExecStart=\nExecStart=/usr/bin/node /etc/moat-vctl-open-proxy.js\n",
@@ -296,6 +321,7 @@ describe("moat verify: a live negative control for every check", {
       assert.deepEqual(failing(report), [
         "gateway.telegram-allowlist",
         "net.gateway-refuses",
+        "net.gateway-sni",
         "net.implied-hosts",
       ]);
       assert.match(detailOf(report, "net.gateway-refuses"), /169\.254\.169\.254:443 → 200/);

@@ -56,6 +56,7 @@ target: { kind: lab }
 egress:
   allow: [${TEST_NAMES.filter((n) => n !== "other.test" && n !== "api.sub.test").join(", ")}, "*.sub.test"]
   connectPorts: [443, 8007]
+  plainConnectPorts: [8007]
   httpPorts: [80]
 ${egressExtra}
 gateway: { address: ${GATEWAY_IP}, port: ${GATEWAY_PORT}, metricsPort: 9464 }

@@ -16,6 +16,7 @@ export const CHECKS: readonly Check[] = [
   net.gatewayReachable,
   net.gatewayRefusesSpellings,
   impliedHostsRefused,
+  net.gatewayChecksSni,
   net.telegramAllowlist,
   container.notPrivileged,
   container.readOnlyRoot,

@@ -144,6 +144,43 @@ export const gatewayRefusesSpellings: Check = {
   },
 };
 
+// A name no allowlist holds (.invalid never resolves), for the fronted hello.
+export const FRONTED_SNI = "fronted.moat-verify.invalid";
+// What the gateway answers a refused ClientHello with (src/gateway/hello-reader.ts).
+const REFUSED_HELLO = "ERR_SSL_TLSV1_ALERT_ACCESS_DENIED";
+
+// Issue 13: after an allowed CONNECT, a ClientHello naming another host must be refused, or a
+// shared edge behind the allowlisted name would route the tunnel to any of its tenants.
+export const gatewayChecksSni: Check = {
+  id: "net.gateway-sni",
+  title: "the gateway refuses a tunnel whose TLS SNI is not the name it was opened for",
+  required: true,
+  run: async (ctx) => {
+    const { address, port } = ctx.spec.gateway;
+    const host = allowedProbeHost(ctx.spec);
+    const plain = new Set(ctx.spec.egress.plainConnectPorts);
+    const tlsPort = ctx.spec.egress.connectPorts.find((p) => !plain.has(p));
+    if (!host) return skip("no allowlisted domain to open a tunnel to");
+    if (tlsPort === undefined) return skip("every egress.connectPorts port is in egress.plainConnectPorts");
+    const target = `${host}:${tlsPort}`;
+    const [o] = await probeAsUid(
+      ctx.spec.host.agentUid,
+      [{ kind: "connect-tls", host: address, port, target, sni: FRONTED_SNI }],
+      5000,
+    );
+    const outcome = o?.outcome ?? "no-result";
+    if (outcome === REFUSED_HELLO)
+      return pass(`CONNECT ${target} then SNI ${FRONTED_SNI}: refused (TLS alert access_denied)`);
+    // The tunnel itself not opening is net.gateway's finding, not this check's.
+    if (/^\d{3}$/.test(outcome) && outcome !== "200")
+      return skip(`CONNECT ${target} answered ${outcome}, so no tunnel to test (see net.gateway)`);
+    return fail(
+      `CONNECT ${target} then SNI ${FRONTED_SNI}: not refused by the gateway (${outcome}); the hello went upstream`,
+      `remove ${tlsPort} from egress.plainConnectPorts if it carries TLS, and reinstall Moat (\`moat host apply --only gateway\`)`,
+    );
+  },
+};
+
 // A chat id no allowlist holds: Telegram's own service account id, negated into a group id.
 export const strangerChat = (spec: MoatSpec) => {
   const t = spec.messengers.telegram;

@@ -28,6 +28,9 @@ export function pullPolicyFromSpec(spec: MoatSpec): Policy {
     connectPorts: new Set([registryPort(spec.agent.image)]),
     // No plain HTTP: a registry is reached over TLS only.
     httpPorts: new Set(),
+    // Registry tunnels are TLS, their SNI the registry's name; nothing may offer ECH.
+    plainConnectPorts: new Set(),
+    echAcl: compileAcl([]),
   };
 }
 

@@ -295,11 +295,14 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
     const tls = base.protocol === "https:";
     const family = usageFamily(provider.kind);
     let usage: Usage = { ...EMPTY_USAGE };
-    // A usage report with token counts arrived, and the provider was reached at all.
-    let usageSeen = false;
+    // Usage reports named both input and output tokens (an empty `usage: {}` is no report), and
+    // the provider was reached at all.
+    let inputSeen = false;
+    let outputSeen = false;
     let reached = false;
     const take = (report: ReturnType<typeof usageFromResponse>) => {
-      if (report.inputTokens !== undefined || report.outputTokens !== undefined) usageSeen = true;
+      if (report.inputTokens !== undefined) inputSeen = true;
+      if (report.outputTokens !== undefined) outputSeen = true;
       usage = mergeUsage(usage, report);
     };
     let settled = false;
@@ -390,7 +393,7 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
           res.end();
           // A refused request (4xx, 5xx) is not billed by the provider; a success without a
           // usage report we could read is charged at its reservation.
-          const billing = usageSeen || status >= 400 ? "measured" : "reservation";
+          const billing = (inputSeen && outputSeen) || status >= 400 ? "measured" : "reservation";
           finish({ status, outcome: agentGone ? "client_closed" : "forwarded", stream, billing });
           resolve();
         });

@@ -14,6 +14,7 @@ export const ADDRESS_CASES: readonly AddressCase[] = [
   { host: "169.254.169.254", expect: "metadata", why: "IMDS, canonical" },
   { host: "[fd00:c1::a9fe:a9fe]", expect: "metadata", why: "OCI IMDS over IPv6" },
   { host: "[fd00:ec2::254]", expect: "metadata", why: "AWS IMDS over IPv6" },
+  { host: "[fd20:ce::254]", expect: "metadata", why: "GCP metadata over IPv6" },
   { host: "[FD00:EC2:0:0:0:0:0:254]", expect: "metadata", why: "AWS IMDS, uppercase long form" },
   { host: "2852039166", expect: "metadata", why: "IMDS as one decimal number" },
   { host: "0xa9fea9fe", expect: "metadata", why: "IMDS as one hex number" },

@@ -102,6 +102,7 @@ export const ADDRESS_TABLE: readonly AddressRow[] = [
   }),
   row("fd00:ec2::254/128", "metadata", "AWS IMDS over IPv6", { backstopFirst: true }),
   row("fd00:c1::a9fe:a9fe/128", "metadata", "OCI IMDS over IPv6", { backstopFirst: true }),
+  row("fd20:ce::254/128", "metadata", "GCP instance metadata over IPv6", { backstopFirst: true }),
   row("fd7a:115c:a1e0::/48", "tailscale", "Tailscale IPv6 node addresses", { backstopFirst: true }),
   row("fe80::/10", "link-local", "IPv6 link-local", { backstopFirst: true }),
   row("fec0::/10", "reserved", "deprecated site-local"),
@@ -169,6 +170,31 @@ export function cidrTouchesUnopenable(cidr: string): AddressRow | undefined {
     if (overlap) return p.row;
   }
   return undefined;
+}
+
+// Is an LLM base URL's host a name that is local by definition, or an IP literal the gateway
+// must refuse? Only an openable row inside `egress.allowCidrs` passes (a local model server);
+// link-local, metadata and loopback never do. The reason names the fields, for validate and the
+// gateway alike.
+export function baseUrlRefusal(baseUrl: string, allowCidrs: readonly string[]): string | undefined {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined; // not a URL: the schema's own check reports it
+  }
+  if (isRefusedName(host)) return `${host} is a local name; the gateway never sends a key there`;
+  const ip = parseAddress(host);
+  if (!ip) return undefined; // a name: screened at call time by the gateway's lookup
+  const c = classify(host);
+  if (c.class === "public") return undefined;
+  const opened = allowCidrs.some((cidr) => {
+    const range = ipaddr.parseCIDR(cidr);
+    return range[0].kind() === ip.kind() && ip.match(range);
+  });
+  if (c.row?.openable && opened) return undefined;
+  const how = c.row?.openable ? "; egress.allowCidrs can open it" : ", which never opens";
+  return `${c.address} is ${c.class} (${c.row?.note ?? "outside global unicast"})${how}`;
 }
 
 export const backstopRows = (family: 4 | 6): AddressRow[] =>

@@ -2,7 +2,7 @@
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
-import { cidrTouchesUnopenable, classify } from "./addresses.js";
+import { baseUrlRefusal, cidrTouchesUnopenable, classify } from "./addresses.js";
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -257,6 +257,8 @@ const telegram = z
   .describe("Telegram, relayed by the gateway, which drops strangers before the agent sees them.");
 
 export const LLM_KINDS = ["anthropic", "openai", "openai-compatible", "gemini", "openrouter"] as const;
+// `llm[].allowPaths` entries: "METHOD /path" under the provider's base URL, `*` one path segment.
+export const ALLOW_PATH_PATTERN = /^(GET|POST|PUT|PATCH|DELETE) (\/[A-Za-z0-9\-._~:@*/]*)$/;
 
 const llmProvider = z
   .strictObject({
@@ -270,7 +272,15 @@ const llmProvider = z
     models: z
       .array(z.string().min(1))
       .min(1, "list at least one model")
-      .describe("Model ids; the first is the default."),
+      .describe("Model ids; the first is the default. The gateway forwards calls for these exact ids only."),
+    allowPaths: z
+      .array(
+        z.string().regex(ALLOW_PATH_PATTERN, 'METHOD /path, such as "POST /embeddings"; * is one segment'),
+      )
+      .optional()
+      .describe(
+        "Provider endpoints besides inference the agent may call with the real key (files, batches, …); closed by default.",
+      ),
     budget: z
       .strictObject({
         dailyUsd: z.number().positive().describe("Spend cap per UTC day; then the gateway answers 429."),
@@ -279,10 +289,16 @@ const llmProvider = z
     prices: z
       .record(
         z.string(),
-        z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }),
+        z.strictObject({
+          inputPerMTok: z.number().min(0),
+          outputPerMTok: z.number().min(0),
+          maxOutputTokens: z.number().int().positive().optional(),
+        }),
       )
       .optional()
-      .describe("USD per million tokens, overriding the built-in price table."),
+      .describe(
+        "USD per million tokens by exact model id, overriding the built-in table; a model in neither is refused.",
+      ),
   })
   .superRefine((p, ctx) => {
     if (p.kind === "openai-compatible" && !p.baseUrl) {
@@ -478,6 +494,9 @@ export const moatSpec = z
         });
       }
       seen.add(p.name);
+      // Node dials an IP literal without a lookup, so the gateway's lookup screen never sees it.
+      const refused = p.baseUrl && baseUrlRefusal(p.baseUrl, spec.egress.allowCidrs);
+      if (refused) ctx.addIssue({ code: "custom", path: ["llm", i, "baseUrl"], message: refused });
     });
     if (spec.agent.profile === "custom" && !spec.agent.volumes && !spec.agent.writablePaths) {
       // A custom image on a read-only root with nowhere to write is a common first failure; say so early.

@@ -216,11 +216,12 @@ describe("llm routes with real clients", () => {
       (await raw(`http://127.0.0.1:${world.gatewayPort}/llm/gptx/chat/completions`, auth)).status,
       404,
     );
-    // An absolute URL in the path is just a path under the base, never another host.
+    // An absolute URL in the path is just a path under the base, never another host; and not
+    // an inference endpoint, so it is refused before it goes anywhere.
     const abs = await raw(`http://127.0.0.1:${world.gatewayPort}/llm/gpt/http://evil.test/`, auth);
-    assert.equal(abs.status, 404);
-    assert.equal(world.fake.calls.at(-1)?.path, "/v1/http://evil.test/");
-    assert.equal(world.fake.calls.length, before + 1);
+    assert.equal(abs.status, 403);
+    assert.match(abs.body, /POST \/http:\/\/evil\.test\/ is not an inference endpoint/);
+    assert.equal(world.fake.calls.length, before);
   });
 });
 

@@ -92,3 +92,36 @@ test("nextUtcMidnight", () => {
   );
   assert.equal(nextUtcMidnight(new Date("2026-02-28T00:00:00Z")).toISOString(), "2026-03-01T00:00:00.000Z");
 });
+
+test("budget: reservations are a cap — calls in flight see each other, settle charges the real cost", () => {
+  const b = new Budget(
+    { main: 1, free: undefined },
+    new MemoryStore(),
+    () => new Date("2026-03-01T10:00:00Z"),
+  );
+  const held = [0.3, 0.3, 0.3, 0.3].map((usd) => b.reserve("main", usd));
+  assert.deepEqual(
+    held.map((r) => r.ok),
+    [true, true, true, false],
+    "the fourth $0.30 does not fit in $1 with $0.90 held",
+  );
+  const refused = held[3];
+  assert.ok(refused && !refused.ok && Math.abs(refused.leftUsd - 0.1) < 1e-9);
+  assert.equal(b.spent("main"), 0, "a reservation is not a charge");
+  const first = held[0];
+  assert.ok(first?.ok);
+  b.settle(first.reservation, 0.05);
+  assert.ok(Math.abs(b.spent("main") - 0.05) < 1e-12);
+  assert.ok(Math.abs(b.reservedUsd("main") - 0.6) < 1e-12);
+  assert.ok(b.reserve("main", 0.3).ok, "the released part is free again");
+  for (let i = 0; i < 100; i++) assert.ok(b.reserve("free", 1000).ok, "no limit, always fits");
+});
+
+test("negative control: without reservations (charge only after the call) the cap is overrun", () => {
+  const b = new Budget({ main: 1 }, new MemoryStore(), () => new Date("2026-03-01T10:00:00Z"));
+  // What the route did before: check `exhausted` on arrival, charge when the reply ends.
+  const admitted = [1, 2, 3, 4, 5].filter(() => !b.exhausted("main"));
+  for (const _ of admitted) b.charge("main", 0.3);
+  assert.equal(admitted.length, 5);
+  assert.ok(b.spent("main") > 1, "the old order lets concurrent calls overrun the cap");
+});

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { LookupAddress } from "node:dns";
 import { describe, it } from "node:test";
-import { guardedLookup } from "../../src/gateway/llm/upstream.js";
+import { guardedLookup, upstreamRefusal } from "../../src/gateway/llm/upstream.js";
 
 type Answer = { err: Error | null; address?: string };
 
@@ -61,4 +61,24 @@ describe("guarded upstream lookup", () => {
     );
     assert.equal(unguarded[0]?.address, "169.254.169.254");
   });
+});
+
+describe("IP-literal base URLs (Node dials them without a lookup)", () => {
+  const cases: [string, string[], RegExp | undefined][] = [
+    ["http://127.0.0.1:8000/v1", [], /upstream 127\.0\.0\.1 is loopback/],
+    ["http://169.254.169.254/", ["169.254.0.0/16"], /169\.254\.169\.254 is metadata/],
+    ["http://[fd20:ce::254]/", [], /fd20:ce::254 is metadata/],
+    ["https://[::ffff:7f00:1]/v1", [], /is ipv4-mapped/],
+    ["http://10.1.2.3:8000/v1", [], /10\.1\.2\.3 is private/],
+    ["http://10.1.2.3:8000/v1", ["10.1.0.0/16"], undefined],
+    ["https://93.184.215.14/v1", [], undefined],
+    ["https://api.openai.com/v1", [], undefined],
+  ];
+  for (const [url, cidrs, refused] of cases) {
+    it(`${url} with allowCidrs [${cidrs}] is ${refused ? "refused" : "dialled"}`, () => {
+      const r = upstreamRefusal(url, cidrs);
+      if (refused) assert.match(String(r), refused);
+      else assert.equal(r, undefined);
+    });
+  }
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { costOf, FALLBACK_PRICE, priceFor } from "../../src/gateway/llm/prices.js";
+import { costOf, PRICE_TABLE, priceFor, worstCaseCost } from "../../src/gateway/llm/prices.js";
 import {
   EMPTY_USAGE,
   mergeUsage,
@@ -182,64 +182,68 @@ test("SseTap handles multi-byte characters split across chunks", () => {
   assert.deepEqual(seen, ['{"t":"é€😀"}']);
 });
 
-const prices: [
-  string,
-  string | undefined,
-  Record<string, { inputPerMTok: number; outputPerMTok: number }>,
-  number,
-  number,
-  string,
-][] = [
-  ["exact", "gpt-4o-mini", {}, 0.15, 0.6, "table"],
-  ["dated version", "gpt-4o-mini-2024-07-18", {}, 0.15, 0.6, "table"],
-  ["longest prefix wins", "gpt-5-mini-2025-08-07", {}, 0.25, 2, "table"],
-  ["claude dated", "claude-sonnet-4-5-20250929", {}, 3, 15, "table"],
-  ["openrouter vendor prefix", "anthropic/claude-haiku-4-5", {}, 1, 5, "table"],
-  ["gemini models/ prefix", "models/gemini-2.5-flash-lite", {}, 0.1, 0.4, "table"],
+// Exact ids only: a dated snapshot, a "-pro" variant or a router's vendor prefix is another model
+// (issue 13: o1-pro and gpt-5-pro were priced as their base models by prefix matching).
+const prices: [string, string, Record<string, { inputPerMTok: number; outputPerMTok: number }>, unknown][] = [
   [
-    "a dot is not a version separator",
+    "exact",
+    "gpt-4o-mini",
+    {},
+    { price: { inputPerMTok: 0.15, outputPerMTok: 0.6, maxOutputTokens: 16_384 }, source: "table" },
+  ],
+  [
+    "a dotted version is its own row",
     "gpt-5.4",
     {},
-    FALLBACK_PRICE.inputPerMTok,
-    FALLBACK_PRICE.outputPerMTok,
-    "fallback",
+    { price: { inputPerMTok: 2.5, outputPerMTok: 15, maxOutputTokens: 128_000 }, source: "table" },
   ],
+  ["a -pro variant is not its base model", "gpt-5-pro", {}, undefined],
+  ["o1-pro is unknown", "o1-pro", {}, undefined],
+  ["o3-pro is not o3", "o3-pro", {}, undefined],
+  ["a dated snapshot is not its alias", "gpt-4o-mini-2024-07-18", {}, undefined],
+  ["claude dated", "claude-sonnet-4-5-20250929", {}, undefined],
+  ["openrouter vendor prefix", "anthropic/claude-haiku-4-5", {}, undefined],
+  ["gemini models/ prefix", "models/gemini-2.5-flash-lite", {}, undefined],
+  ["unknown model", "llama-3.3-70b", {}, undefined],
+  ["inherited names are not models", "constructor", {}, undefined],
   [
-    "unknown model",
-    "llama-3.3-70b",
-    {},
-    FALLBACK_PRICE.inputPerMTok,
-    FALLBACK_PRICE.outputPerMTok,
-    "fallback",
-  ],
-  ["no model", undefined, {}, FALLBACK_PRICE.inputPerMTok, FALLBACK_PRICE.outputPerMTok, "fallback"],
-  [
-    "override beats table",
+    "override beats table, keeping the table's ceiling",
     "gpt-4o-mini",
     { "gpt-4o-mini": { inputPerMTok: 1, outputPerMTok: 2 } },
-    1,
-    2,
-    "override",
+    { price: { inputPerMTok: 1, outputPerMTok: 2, maxOutputTokens: 16_384 }, source: "override" },
   ],
   [
-    "override by prefix",
+    "override names an unknown model",
+    "qwen3",
+    { qwen3: { inputPerMTok: 0, outputPerMTok: 0 } },
+    { price: { inputPerMTok: 0, outputPerMTok: 0, maxOutputTokens: undefined }, source: "override" },
+  ],
+  [
+    "override is exact too",
     "gpt-5.4-2026-03-01",
     { "gpt-5.4": { inputPerMTok: 2, outputPerMTok: 16 } },
-    2,
-    16,
-    "override",
+    undefined,
   ],
 ];
 
-for (const [name, model, overrides, input, output, source] of prices) {
+for (const [name, model, overrides, expected] of prices) {
   test(`priceFor: ${name}`, () => {
-    const p = priceFor(model, overrides);
-    assert.deepEqual(p, { price: { inputPerMTok: input, outputPerMTok: output }, source });
+    assert.deepEqual(priceFor(model, overrides), expected);
   });
 }
 
-test("the fallback price is the most expensive row", () => {
-  assert.deepEqual(FALLBACK_PRICE, { inputPerMTok: 15, outputPerMTok: 75 });
+test("every table row has a ceiling and a positive price", () => {
+  for (const [model, p] of Object.entries(PRICE_TABLE)) {
+    assert.ok(p.inputPerMTok > 0 && p.outputPerMTok > 0 && p.maxOutputTokens > 0, model);
+  }
+});
+
+test("worstCaseCost: every input byte a token at the cache-write rate, the whole output allowance", () => {
+  const price = { inputPerMTok: 4, outputPerMTok: 10 };
+  assert.equal(worstCaseCost(1_000_000, 0, price), 5);
+  assert.equal(worstCaseCost(0, 1_000_000, price), 10);
+  const usage11 = usage({ inputTokens: 100, outputTokens: 50 });
+  assert.ok(costOf(usage11, price) <= worstCaseCost(100, 50, price));
 });
 
 test("costOf prices input, output and Anthropic cache traffic", () => {

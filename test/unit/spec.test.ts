@@ -91,6 +91,50 @@ describe("moat.yaml schema", () => {
     }
   });
 
+  test("an IP-literal llm baseUrl is screened like a name: only allowCidrs opens a private one", () => {
+    const llm = (baseUrl: string, egress = "") =>
+      base(
+        `llm:\n  - { name: local, kind: openai-compatible, apiKey: { env: K }, baseUrl: "${baseUrl}", models: [m] }\n${egress}`,
+      );
+    for (const [url, why] of [
+      ["http://169.254.169.254/", /169\.254\.169\.254 is metadata .*never opens/],
+      ["http://127.0.0.1:8000/v1", /127\.0\.0\.1 is loopback/],
+      ["http://[fd20:ce::254]/v1", /fd20:ce::254 is metadata/],
+      ["http://[::ffff:169.254.169.254]/", /is ipv4-mapped/],
+      ["http://10.1.2.3:8000/v1", /10\.1\.2\.3 is private .*egress\.allowCidrs can open it/],
+      ["http://localhost:8000/v1", /localhost is a local name/],
+      ["http://metadata.google.internal/", /local name/],
+    ] as const) {
+      const errors = errorsOf(llm(url));
+      assert.deepEqual(
+        errors.map((e) => e.path),
+        ["llm[0].baseUrl"],
+        url,
+      );
+      assert.match(errors[0]?.message ?? "", why, url);
+    }
+    assert.ok(parseSpec(llm("http://10.1.2.3:8000/v1", "egress: { allowCidrs: [10.1.0.0/16] }")).ok);
+    assert.ok(parseSpec(llm("https://93.184.215.14/v1")).ok, "a public literal is as good as a name");
+    assert.ok(parseSpec(llm("https://llm.example.com/v1")).ok);
+    const [err] = errorsOf(llm("http://169.254.169.254/", "egress: { allowCidrs: [10.1.0.0/16] }"));
+    assert.equal(err?.path, "llm[0].baseUrl", "allowCidrs never opens metadata");
+  });
+
+  test("GCP's IPv6 metadata address is its own row: allowCidrs cannot open it", () => {
+    const [err] = errorsOf(base(`egress: { allowCidrs: ["fd20::/16"] }`));
+    assert.match(err?.message ?? "", /overlaps fd20:ce::254\/128 \(metadata\), which never opens/);
+  });
+
+  test("llm allowPaths entries are METHOD /path", () => {
+    const llm = (paths: string) =>
+      base(
+        `llm:\n  - { name: o, kind: openai, apiKey: { env: K }, models: [gpt-5.4], allowPaths: ${paths} }\n`,
+      );
+    assert.ok(parseSpec(llm(`["POST /embeddings", "GET /files/*/content"]`)).ok);
+    const [err] = errorsOf(llm(`["/embeddings"]`));
+    assert.equal(err?.path, "llm[0].allowPaths[0]");
+  });
+
   test("the agent's env refuses secret-looking names and proxy overrides", () => {
     const errors = errorsOf(base("agent: { env: { OPENAI_API_KEY: x, NO_PROXY: '*', LOG_LEVEL: info } }"));
     assert.deepEqual(errors.map((e) => e.path).sort(), ["agent.env.NO_PROXY", "agent.env.OPENAI_API_KEY"]);

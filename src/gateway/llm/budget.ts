@@ -1,5 +1,8 @@
 // Per-provider, per-day spend. Days are UTC days. Every charge is written through to a state
 // file before the call's audit line, so a restart (or a crash) cannot reset the day's spend.
+// The budget is a cap: a call first reserves its worst case, calls in flight see each other's
+// reservations, and a call whose reservation does not fit is refused before it is forwarded.
+// Reservations live in memory only; a crash ends the calls that held them.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -19,8 +22,16 @@ export function nextUtcMidnight(d: Date): Date {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1));
 }
 
+export interface Reservation {
+  provider: string;
+  usd: number;
+}
+
+export type ReserveResult = { ok: true; reservation: Reservation } | { ok: false; leftUsd: number };
+
 export class Budget {
   private state: BudgetState;
+  private readonly reserved = new Map<string, number>();
 
   constructor(
     private readonly limits: Readonly<Record<string, number | undefined>>,
@@ -52,6 +63,32 @@ export class Budget {
 
   resetsAt(): Date {
     return nextUtcMidnight(this.clock());
+  }
+
+  // Held by calls in flight, on top of what is spent.
+  reservedUsd(provider: string): number {
+    return this.reserved.get(provider) ?? 0;
+  }
+
+  // Synchronous check-and-hold: nothing can run between the check and the hold.
+  reserve(provider: string, usd: number): ReserveResult {
+    const limit = this.limits[provider];
+    const held = this.reservedUsd(provider);
+    if (limit !== undefined) {
+      const leftUsd = Math.max(0, limit - this.spent(provider) - held);
+      if (usd > leftUsd) return { ok: false, leftUsd };
+    }
+    this.reserved.set(provider, held + usd);
+    return { ok: true, reservation: { provider, usd } };
+  }
+
+  // Release the hold and charge what the call actually cost (which may exceed the hold when a
+  // provider reports more than the worst case; the real cost is what the day is charged).
+  settle(reservation: Reservation, usd: number): void {
+    const held = this.reservedUsd(reservation.provider) - reservation.usd;
+    if (held > 1e-12) this.reserved.set(reservation.provider, held);
+    else this.reserved.delete(reservation.provider);
+    this.charge(reservation.provider, usd);
   }
 
   charge(provider: string, usd: number): void {

@@ -9,13 +9,15 @@ import { STATE_DIR } from "../../render/paths.js";
 import { llmPlaceholder, upstreamBaseUrl } from "../../spec/derive.js";
 import type { LlmProvider, MoatSpec } from "../../spec/schema.js";
 import { readSecret } from "../../spec/secrets.js";
-import { Budget, FileBudgetStore } from "./budget.js";
+import { compileAcl } from "../acl.js";
+import { admitLlmCall, type Forward, type ProviderPolicy } from "./admission.js";
+import { Budget, FileBudgetStore, type Reservation } from "./budget.js";
 import { swapCredential, withoutHopByHop } from "./credential.js";
 import { providerErrorBody } from "./errors.js";
 import { BodyTooLarge, readBody, requestTarget, safeSuffix, sendJson } from "./http-util.js";
 import { llmMetrics } from "./metrics.js";
-import { costOf, type PriceSource, priceFor } from "./prices.js";
-import { guardedLookup, type UpstreamOptions, upstreamAgent } from "./upstream.js";
+import { costOf, type PriceSource } from "./prices.js";
+import { guardedLookup, type UpstreamOptions, upstreamAgent, upstreamRefusal } from "./upstream.js";
 import {
   EMPTY_USAGE,
   mergeUsage,
@@ -47,6 +49,10 @@ export interface LlmAuditRecord {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   costUsd: number;
+  // What was held against the budget before forwarding, and whether the charge is the measured
+  // usage or (usage unreadable) that hold.
+  reservedUsd?: number;
+  charged?: Billing;
   priceSource?: PriceSource;
   spentTodayUsd: number;
   durationMs: number;
@@ -75,12 +81,10 @@ export function readLlmKeys(spec: MoatSpec, env: NodeJS.ProcessEnv = process.env
   return Object.fromEntries(spec.llm.map((p, i) => [p.name, readSecret(`llm[${i}].apiKey`, p.apiKey, env)]));
 }
 
-// Model named by the request: the JSON body's `model`, or Gemini's `/models/<id>:method` path.
-function requestedModel(body: unknown, path: string): string | undefined {
-  const m = (body as { model?: unknown } | undefined)?.model;
-  if (typeof m === "string") return m;
-  return /\/models\/([^/:]+)/.exec(path)?.[1];
-}
+// "measured": the reply's own usage report; "reservation": the reply ended without one we could
+// read (cut off, truncated, unknown shape), so the worst case is charged, never zero; "none": the
+// call never reached the provider.
+type Billing = "measured" | "reservation" | "none";
 
 // OpenAI-style streams carry usage only when asked; the gateway always asks, or a streamed call
 // would be free against the budget.
@@ -124,6 +128,17 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
   // Plain http only for an owner's local model server (openai-compatible baseUrl http://…).
   const plainAgent = new http.Agent({ keepAlive: true });
   const plainLookup = deps.lookup ?? guardedLookup(spec.egress.allowCidrs);
+  const egressAllow = compileAcl(spec.egress.allow);
+  const policies = new Map<string, ProviderPolicy>(
+    spec.llm.map((p, i) => [
+      p.name,
+      {
+        field: `llm[${i}]`,
+        acl: egressAllow,
+        providerHost: new URL(upstreamBaseUrl(p)).hostname.toLowerCase(),
+      },
+    ]),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -163,16 +178,19 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
     if (url.query.has("key")) return fail(401, "refused", "credential in the query string");
     const swapped = swap(req.headers, kind, llmPlaceholder(provider), keys[provider.name] as string);
     if (!swapped.ok) return fail(401, "refused", swapped.reason);
-    if (budget.exhausted(provider.name)) {
+    const overBudget = (message: string) => {
       const resets = budget.resetsAt();
-      const message =
-        `daily budget for ${provider.name} is spent ($${budget.spent(provider.name).toFixed(4)} of ` +
-        `$${budget.limit(provider.name)}); it resets at ${resets.toISOString()}`;
-      return fail(429, "over_budget", message, {
+      return fail(429, "over_budget", `${message}; it resets at ${resets.toISOString()}`, {
         "retry-after": Math.max(1, Math.ceil((resets.getTime() - clock().getTime()) / 1000)),
         // Both official SDKs honour this and do not retry a spent budget.
         "x-should-retry": "false",
       });
+    };
+    if (budget.exhausted(provider.name)) {
+      return overBudget(
+        `daily budget for ${provider.name} is spent ($${budget.spent(provider.name).toFixed(4)} of ` +
+          `$${budget.limit(provider.name)})`,
+      );
     }
 
     let body: Buffer;
@@ -188,9 +206,26 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
     if (isObject && withUsageRequested(family, suffix, json as Record<string, unknown>)) {
       body = Buffer.from(JSON.stringify(json));
     }
-    const asked = requestedModel(json, suffix);
+    const policy = policies.get(provider.name) as ProviderPolicy;
+    const admission = admitLlmCall(
+      { method: req.method ?? "GET", path: suffix, body: json, bodyBytes: body.length },
+      provider,
+      policy,
+    );
+    if ("refuse" in admission) return fail(admission.refuse.status, "refused", admission.refuse.reason);
+    const refusedUpstream = upstreamRefusal(upstreamBaseUrl(provider), spec.egress.allowCidrs);
+    if (refusedUpstream) return fail(502, "refused", refusedUpstream);
+    const admitted = admission.forward;
+    const hold = budget.reserve(provider.name, admitted.reservationUsd);
+    if (!hold.ok) {
+      return overBudget(
+        `this call may cost up to $${admitted.reservationUsd.toFixed(4)} (${admitted.model}, every input ` +
+          `byte a token plus its whole output allowance; lower max_tokens to ask for less) and ` +
+          `$${hold.leftUsd.toFixed(4)} of ${provider.name}'s $${budget.limit(provider.name)} daily budget is left`,
+      );
+    }
     await forward(provider, suffix + url.search, body, swapped.headers, req, res, (result) =>
-      settle(provider, asked, result, record),
+      settle(provider, admitted, hold.reservation, result, record),
     );
   }
 
@@ -200,18 +235,26 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
     reason?: string;
     stream: boolean;
     usage: Usage;
+    billing: Billing;
   }
 
   function settle(
     provider: LlmProvider,
-    askedModel: string | undefined,
+    admitted: Forward,
+    reservation: Reservation,
     result: Result,
     record: (r: Partial<LlmAuditRecord> & Pick<LlmAuditRecord, "status" | "outcome">) => void,
   ) {
-    const model = result.usage.model ?? askedModel;
-    const { price, source } = priceFor(model, provider.prices);
-    const costUsd = costOf(result.usage, price);
-    budget.charge(provider.name, costUsd);
+    const model = admitted.model ?? result.usage.model;
+    // A path the owner opened that names no model has no price: its usage is not charged.
+    const measured = admitted.price ? costOf(result.usage, admitted.price) : 0;
+    const costUsd =
+      result.billing === "none"
+        ? 0
+        : result.billing === "reservation"
+          ? Math.max(measured, reservation.usd)
+          : measured;
+    budget.settle(reservation, costUsd);
     metrics.spend.inc({ provider: provider.name }, costUsd);
     const u = result.usage;
     for (const [kind, n] of [
@@ -233,7 +276,9 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
       cacheReadTokens: u.cacheReadTokens,
       cacheWriteTokens: u.cacheWriteTokens,
       costUsd,
-      priceSource: source,
+      reservedUsd: reservation.usd,
+      charged: result.billing,
+      priceSource: admitted.priceSource,
     });
   }
 
@@ -250,6 +295,16 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
     const tls = base.protocol === "https:";
     const family = usageFamily(provider.kind);
     let usage: Usage = { ...EMPTY_USAGE };
+    // Usage reports named both input and output tokens (an empty `usage: {}` is no report), and
+    // the provider was reached at all.
+    let inputSeen = false;
+    let outputSeen = false;
+    let reached = false;
+    const take = (report: ReturnType<typeof usageFromResponse>) => {
+      if (report.inputTokens !== undefined) inputSeen = true;
+      if (report.outputTokens !== undefined) outputSeen = true;
+      usage = mergeUsage(usage, report);
+    };
     let settled = false;
     const finish = (r: Omit<Result, "usage">) => {
       if (settled) return;
@@ -271,7 +326,12 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         headers: { ...headers, host: base.host, "content-length": body.length },
         timeout: idleMs,
       });
-      upstream.on("socket", (s) => s.setNoDelay(true));
+      upstream.on("socket", (s) => {
+        s.setNoDelay(true);
+        // A kept-alive socket is connected already; a new one counts once its handshake is done.
+        if (!s.connecting) reached = true;
+        else s.once(tls ? "secureConnect" : "connect", () => (reached = true));
+      });
       upstream.on("timeout", () => upstream.destroy(new Error("upstream idle timeout")));
 
       // The agent went away mid-call. Usage comes last, so cutting the provider off would leave
@@ -294,7 +354,8 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         } else {
           res.destroy();
         }
-        finish({ status, outcome: "upstream_error", reason: err.message, stream: false });
+        const billing = reached ? "reservation" : "none";
+        finish({ status, outcome: "upstream_error", reason: err.message, stream: false, billing });
         resolve();
       });
 
@@ -309,11 +370,12 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         const tap = stream
           ? new SseTap((data) => {
               const event = parseJson(Buffer.from(data));
-              if (event !== undefined) usage = mergeUsage(usage, usageFromStreamEvent(family, event));
+              if (event !== undefined) take(usageFromStreamEvent(family, event));
             })
           : undefined;
         const kept: Buffer[] = [];
         let keptBytes = 0;
+        let truncated = false;
         up.on("data", (chunk: Buffer) => {
           if (!agentGone && !res.write(chunk)) {
             up.pause();
@@ -323,20 +385,27 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
           else if (keptBytes + chunk.length <= MAX_TAPPED_BODY) {
             kept.push(chunk);
             keptBytes += chunk.length;
-          }
+          } else truncated = true;
         });
         up.on("end", () => {
           if (tap) tap.end();
-          else if (keptBytes) {
-            usage = mergeUsage(usage, usageFromResponse(family, parseJson(Buffer.concat(kept))));
-          }
+          else if (keptBytes && !truncated) take(usageFromResponse(family, parseJson(Buffer.concat(kept))));
           res.end();
-          finish({ status, outcome: agentGone ? "client_closed" : "forwarded", stream });
+          // A refused request (4xx, 5xx) is not billed by the provider; a success without a
+          // usage report we could read is charged at its reservation.
+          const billing = (inputSeen && outputSeen) || status >= 400 ? "measured" : "reservation";
+          finish({ status, outcome: agentGone ? "client_closed" : "forwarded", stream, billing });
           resolve();
         });
         up.on("error", () => {
           res.destroy();
-          finish({ status, outcome: "upstream_error", reason: "reply cut off", stream });
+          finish({
+            status,
+            outcome: "upstream_error",
+            reason: "reply cut off",
+            stream,
+            billing: "reservation",
+          });
           resolve();
         });
       });

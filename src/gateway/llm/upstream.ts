@@ -4,7 +4,7 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
-import { isRefusedName } from "../../spec/addresses.js";
+import { baseUrlRefusal, isRefusedName } from "../../spec/addresses.js";
 import { refuseAddress } from "../decide.js";
 import { compileCidrs } from "../policy.js";
 import type { NameResolver } from "../resolve.js";
@@ -58,6 +58,14 @@ export function guardedLookup(
       callback(null, first.address, first.family);
     });
   };
+}
+
+// Node dials an IP literal without calling `lookup`, so a base URL such as http://127.0.0.1:8000
+// or http://169.254.169.254 would skip the screen above; it is screened here, per call, with the
+// same rule `moat validate` applies.
+export function upstreamRefusal(baseUrl: string, allowCidrs: readonly string[]): string | undefined {
+  const reason = baseUrlRefusal(baseUrl, allowCidrs);
+  return reason && `upstream ${reason}`;
 }
 
 export interface UpstreamOptions {

@@ -23,7 +23,7 @@ export class Budget {
   private state: BudgetState;
 
   constructor(
-    private readonly limits: Readonly<Record<string, number | undefined>>,
+    private limits: Readonly<Record<string, number | undefined>>,
     private readonly store: BudgetStore,
     private readonly clock: () => Date = () => new Date(),
   ) {
@@ -39,6 +39,11 @@ export class Budget {
 
   spent(provider: string): number {
     return this.today().spentUsd[provider] ?? 0;
+  }
+
+  // A reload changes the limits, never the day's spend (one Budget lives as long as the process).
+  setLimits(limits: Readonly<Record<string, number | undefined>>): void {
+    this.limits = limits;
   }
 
   limit(provider: string): number | undefined {

@@ -74,9 +74,9 @@ const text = (from: number, chat: number, t: string) => {
   return { message: { ...u.message, text: t } };
 };
 
-async function push(bodies: Record<string, unknown>[]): Promise<number[]> {
+async function push(bodies: Record<string, unknown>[], hold = false): Promise<number[]> {
   const before = lab.upstreams.lines.filter((l) => "pushed" in l).length;
-  lab.upstreams.send({ push: bodies });
+  lab.upstreams.send({ push: bodies, hold });
   await waitUntil(
     () => lab.upstreams.lines.filter((l) => "pushed" in l).length > before,
     () => "push",
@@ -183,7 +183,7 @@ async function sighup(shape: Shape | string, expect: RegExp): Promise<string> {
 
 describe("SIGHUP reloads everything, or nothing", { concurrency: false }, () => {
   before(async () => {
-    await lab.setup();
+    await lab.setup({ holdMs: 2000 });
     gateway = await lab.startGateway(yaml(START));
     yamlFile = `${lab.dir}/moat.yaml`;
     agent = lab.spawn(lab.agent, ["test/support/agent-client.ts", "telegram", GATEWAY]);
@@ -275,5 +275,35 @@ describe("SIGHUP reloads everything, or nothing", { concurrency: false }, () => 
     assert.equal(askClaude().status, 200);
     assert.equal(askGpt().status, 429);
     assert.equal(connectTo("docs.example.test"), 403);
+  });
+
+  test("a reload while a batch is in flight upstream loses and repeats nothing", async () => {
+    const last = { ...NEXT, gpt: { dailyUsd: 1, outputPerMTok: 200_000 } };
+    const ids = await push([text(B, B, "held-1"), text(B, G2, "held-2")], true);
+    // The fake Bot API holds this batch for 2 s: the reload lands while the old relay waits.
+    await lab.upstreams.waitFor(
+      (l) =>
+        Array.isArray(l.batch) && (l.batch as number[]).includes(ids[0] as number) && (l.hold as number) > 0,
+      "held batch",
+    );
+    const held = Date.now();
+    await sighup(last, /reloaded/);
+    await agent.waitFor((l) => l.update === ids[1], "the held batch, through the new relay");
+    // Sooner than the hold: the old relay's poll was ended at the swap and the agent's next
+    // poll, through the new relay, was handed the same (unconfirmed) updates.
+    assert.ok(Date.now() - held < 1800, `heard after ${Date.now() - held} ms, not through a new poll`);
+    await new Promise((r) => setTimeout(r, 2500)); // past the hold: a late copy would show now
+    const [after] = await push([text(B, B, "after-held")]);
+    await agent.waitFor((l) => l.update === after, "the next message");
+    assert.deepEqual(
+      agent.lines.filter((l) => [...ids, after].includes(l.update as number)).map((l) => l.text),
+      ["held-1", "held-2", "after-held"],
+    );
+    assert.doesNotMatch(agent.stderr, /Conflict|409|502/);
+    const polls = lab.audit().filter((l) => l.event === "telegram.call" && l.method === "getUpdates");
+    assert.deepEqual(
+      polls.filter((l) => l.status !== 200),
+      [],
+    );
   });
 });

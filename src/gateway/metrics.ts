@@ -52,6 +52,8 @@ export class GatewayMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Both series from the start, so "refused > 0" can be alerted on before the first reload.
+    for (const result of ["applied", "refused"]) this.reloads.labels(result);
   }
 
   decision(decision: AuditDecision, code: string): void {

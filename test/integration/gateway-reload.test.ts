@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { AgentLab, GATEWAY, type Proc, waitUntil } from "../support/agent-lab.js";
+import { AgentLab, GATEWAY, type Proc, REAL_KEYS, waitUntil } from "../support/agent-lab.js";
 import { inNs } from "../support/netns.js";
 import { updateOfType } from "../support/telegram-updates.js";
 
@@ -21,6 +21,7 @@ interface Shape {
   chat: number;
   gpt?: { dailyUsd: number; outputPerMTok: number };
   claude?: boolean;
+  claudeKeyFile?: string;
   egress: string[];
   botEnv?: string;
   port?: number;
@@ -30,7 +31,7 @@ interface Shape {
 function yaml(s: Shape): string {
   const llm = [
     s.claude
-      ? `  - { name: claude, kind: anthropic, apiKey: { env: MOAT_T_ANTHROPIC }, models: [claude-sonnet-4-5] }`
+      ? `  - { name: claude, kind: anthropic, apiKey: ${s.claudeKeyFile ? `{ file: "${s.claudeKeyFile}" }` : "{ env: MOAT_T_ANTHROPIC }"}, models: [claude-sonnet-4-5] }`
       : "",
     s.gpt
       ? `  - { name: gpt, kind: openai, apiKey: { env: MOAT_T_OPENAI }, models: [gpt-4o-mini], ` +
@@ -305,5 +306,15 @@ describe("SIGHUP reloads everything, or nothing", { concurrency: false }, () => 
       polls.filter((l) => l.status !== 200),
       [],
     );
+  });
+
+  test("a key rotated in its secret file is read again on reload (host apply rewrites it, then reloads)", async () => {
+    const keyFile = lab.write("claude.key", "sk-ant-api03-OLD-revoked\n");
+    const shape = { ...NEXT, gpt: { dailyUsd: 1, outputPerMTok: 200_000 }, claudeKeyFile: keyFile };
+    await sighup(shape, /reloaded/);
+    assert.equal(askClaude().status, 401, "the provider refuses the old key");
+    lab.write("claude.key", `${REAL_KEYS.anthropic}\n`);
+    await sighup(shape, /reloaded/);
+    assert.equal(askClaude().status, 200, "the rotated key is in use");
   });
 });

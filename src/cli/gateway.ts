@@ -95,8 +95,10 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
     .option("--state-dir <dir>", "where the LLM routes keep the day's spend", STATE_DIR)
     .addHelpText(
       "after",
-      "\nSignals: SIGHUP re-reads moat.yaml and swaps the allowlist without dropping tunnels;\n" +
-        "SIGTERM stops accepting and drains open tunnels within --drain-timeout.",
+      "\nSignals: SIGHUP re-reads moat.yaml and its secrets and applies all of it (egress, LLM routes,\n" +
+        "budgets, Telegram allowlist) without dropping tunnels, or refuses all of it and keeps running as\n" +
+        "before (a moved address or port needs a restart); SIGTERM stops accepting and drains open\n" +
+        "tunnels within --drain-timeout.",
     )
     .action(async (flags: GatewayFlags) => {
       await runGateway(

@@ -1,16 +1,24 @@
 // The agent-facing routes of issue 4 on the gateway's internal router: `/llm/<name>/…` for each
 // provider in moat.yaml and `/telegram/…` for the Bot API relay. Secrets are read here, in the
 // gateway's process, and nowhere else.
+//
+// A reload builds a whole new generation of routes from the new spec (reading its secrets)
+// before anything changes, then swaps it in with one assignment. Requests keep the generation
+// they started on; a retired generation closes once its last request is done. What must outlive
+// a generation is carried over: the one Budget (the day's spend; only its limits change) and
+// the relay's memory (its Telegram offset), so a reload neither resets money nor re-delivers or
+// skips an update.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
-import { STATE_DIR } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { readSecret } from "../spec/secrets.js";
 import type { AuditEntry, AuditSink } from "./audit.js";
-import { createLlmRoutes, readLlmKeys } from "./llm/routes.js";
+import { Budget, FileBudgetStore } from "./llm/budget.js";
+import { budgetFile, budgetLimits, createLlmRoutes, type LlmRoutes, readLlmKeys } from "./llm/routes.js";
 import { guardedLookup, resolveWith } from "./llm/upstream.js";
 import type { NameResolver } from "./resolve.js";
-import type { InternalRouter } from "./router.js";
-import { createTelegramRelay } from "./telegram/relay.js";
+import { type InternalRouter, plain } from "./router.js";
+import { createTelegramRelay, type TelegramRelay } from "./telegram/relay.js";
 
 export interface AgentRoutesOptions {
   audit: AuditSink;
@@ -21,36 +29,146 @@ export interface AgentRoutesOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+// One spec's routes, built whole; `limits` are applied to the shared Budget at the swap.
+export interface RoutesGeneration {
+  readonly llm?: LlmRoutes;
+  readonly telegram?: TelegramRelay;
+  readonly limits: Readonly<Record<string, number | undefined>>;
+  readonly budget?: Budget;
+}
+
+interface Live {
+  routes: RoutesGeneration;
+  inFlight: number;
+  retired: boolean;
+  closed: boolean;
+}
+
+export class AgentRoutes {
+  private live: Live;
+  private readonly open = new Set<Live>();
+
+  constructor(
+    private readonly opts: AgentRoutesOptions,
+    first: RoutesGeneration,
+  ) {
+    this.live = this.adopt(first);
+  }
+
+  // Mounted once; every request is dispatched to the generation current when it arrives.
+  mount(router: InternalRouter): void {
+    router.prefix("/llm", (req, res) => this.serve(this.live, "llm", req, res));
+    router.prefix("/telegram", (req, res) => this.serve(this.live, "telegram", req, res));
+  }
+
+  // Everything the next spec needs, secrets read first; throws (naming the field) and changes
+  // nothing if any of it cannot be had.
+  prepare(spec: MoatSpec): RoutesGeneration {
+    return buildRoutes(spec, this.opts, {
+      budget: this.live.routes.budget,
+      telegram: this.live.routes.telegram,
+    });
+  }
+
+  // The one assignment; then the old generation ends its long polls and closes when idle.
+  swap(next: RoutesGeneration): void {
+    const old = this.live;
+    this.live = this.adopt(next);
+    old.retired = true;
+    old.routes.telegram?.retire();
+    this.closeIfIdle(old);
+  }
+
+  close(): void {
+    for (const live of this.open) this.closeNow(live);
+  }
+
+  private adopt(routes: RoutesGeneration): Live {
+    routes.budget?.setLimits(routes.limits);
+    const live = { routes, inFlight: 0, retired: false, closed: false };
+    this.open.add(live);
+    return live;
+  }
+
+  private serve(live: Live, kind: "llm" | "telegram", req: IncomingMessage, res: ServerResponse) {
+    const route = live.routes[kind];
+    if (!route) {
+      plain(res, 404, `moat: no gateway route for ${req.method} ${(req.url ?? "/").slice(0, 200)}`);
+      return;
+    }
+    // In flight until the handler is done (an LLM call is read to its end for its usage even
+    // after the agent left) and the response is closed (a file download is piped).
+    live.inFlight++;
+    let pending = 2;
+    const oneDone = () => {
+      if (--pending > 0) return;
+      live.inFlight--;
+      this.closeIfIdle(live);
+    };
+    res.once("close", oneDone);
+    // async: a handler that throws at once still counts as done.
+    return (async () => route.handle(req, res))().finally(oneDone);
+  }
+
+  private closeIfIdle(live: Live) {
+    if (live.retired && live.inFlight === 0) this.closeNow(live);
+  }
+
+  private closeNow(live: Live) {
+    if (live.closed) return;
+    live.closed = true;
+    this.open.delete(live);
+    live.routes.llm?.close();
+    live.routes.telegram?.close();
+  }
+}
+
 export function mountAgentRoutes(
   router: InternalRouter,
   spec: MoatSpec,
   opts: AgentRoutesOptions,
-): { close(): void } {
+): AgentRoutes {
+  const routes = new AgentRoutes(opts, buildRoutes(spec, opts, {}));
+  routes.mount(router);
+  return routes;
+}
+
+function buildRoutes(
+  spec: MoatSpec,
+  opts: AgentRoutesOptions,
+  carried: { budget?: Budget; telegram?: TelegramRelay },
+): RoutesGeneration {
+  const llmKeys = readLlmKeys(spec, opts.env);
+  const telegram = spec.messengers.telegram;
+  const botToken = telegram && readSecret("messengers.telegram.botToken", telegram.botToken, opts.env);
+  const limits = budgetLimits(spec);
+  // Read once per process: a reload must never reset the day's spend from a stale file.
+  const budget =
+    carried.budget ??
+    (spec.llm.length > 0 ? new Budget(limits, new FileBudgetStore(budgetFile(opts.stateDir))) : undefined);
+
   // The audit file is JSON lines; AuditEntry types the egress decisions, these lines carry
   // their own `event` field instead (and, like those, never a body or a credential).
   const audit = (r: object) => opts.audit.record(r as unknown as AuditEntry);
   const lookup = guardedLookup(spec.egress.allowCidrs, resolveWith(opts.resolver));
-  const closers: (() => void)[] = [];
-  if (spec.llm.length > 0) {
-    const llm = createLlmRoutes(spec, readLlmKeys(spec, opts.env), {
-      audit,
-      registry: opts.registry,
-      lookup,
-      stateDir: opts.stateDir ?? STATE_DIR,
-    });
-    router.prefix("/llm", llm.handle);
-    closers.push(llm.close);
-  }
-  const telegram = spec.messengers.telegram;
-  if (telegram) {
-    const token = readSecret("messengers.telegram.botToken", telegram.botToken, opts.env);
-    const relay = createTelegramRelay(spec, token, { audit, registry: opts.registry, lookup });
-    router.prefix("/telegram", relay.handle);
-    closers.push(relay.close);
-  }
-  return {
-    close() {
-      for (const close of closers) close();
-    },
-  };
+  const llm =
+    spec.llm.length > 0
+      ? createLlmRoutes(spec, llmKeys, {
+          audit,
+          registry: opts.registry,
+          lookup,
+          stateDir: opts.stateDir,
+          budget,
+        })
+      : undefined;
+  const relay =
+    telegram && botToken !== undefined
+      ? createTelegramRelay(spec, botToken, {
+          audit,
+          registry: opts.registry,
+          lookup,
+          memory: carried.telegram?.memory,
+        })
+      : undefined;
+  return { llm, telegram: relay, limits, budget };
 }

@@ -36,6 +36,13 @@ export class GatewayMetrics {
     labelNames: ["code"] as const,
     registers: [this.registry],
   });
+  // SIGHUP: applied whole, or refused whole (the previous configuration kept).
+  readonly reloads = new Counter({
+    name: "moat_gateway_reloads_total",
+    help: "SIGHUP reloads of moat.yaml by result (applied, refused).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   // Label children cached: the hot path then skips prom-client's label hashing.
   private readonly decisionChildren = new Map<string, ReturnType<typeof this.decisions.labels>>();
   private readonly up = this.bytes.labels("up");
@@ -45,6 +52,8 @@ export class GatewayMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Both series from the start, so "refused > 0" can be alerted on before the first reload.
+    for (const result of ["applied", "refused"]) this.reloads.labels(result);
   }
 
   decision(decision: AuditDecision, code: string): void {

@@ -1,15 +1,17 @@
 // Wiring for `moat gateway`: spec → policy, resolver, audit log, metrics, the server, and
-// the signals (SIGHUP reloads the allowlist in place; SIGTERM/SIGINT drain within a bound).
+// the signals (SIGHUP reloads everything the gateway takes from moat.yaml, or nothing;
+// SIGTERM/SIGINT drain within a bound).
 import type { Server } from "node:http";
 import { loadSpecFile } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
-import { mountAgentRoutes } from "./agent-routes.js";
+import { type AgentRoutes, mountAgentRoutes } from "./agent-routes.js";
 import { type AuditSink, openAuditLog } from "./audit.js";
 import type { Pipeline } from "./decide.js";
 import type { Dialer } from "./dial.js";
 import { GatewayMetrics, serveMetrics } from "./metrics.js";
 import { policyFromSpec } from "./policy.js";
 import { pullAudit, pullListenAddress, pullPolicyFromSpec } from "./pull-listener.js";
+import { restartNeeded } from "./reload.js";
 import { DnsResolver } from "./resolve.js";
 import { defaultRouter, InternalRouter } from "./router.js";
 import { Gateway, type GatewayLimits } from "./server.js";
@@ -48,7 +50,8 @@ export interface RunningGateway {
   listen: { host: string; port: number };
   metricsListen?: { host: string; port: number };
   pullListen?: { host: string; port: number };
-  reload(): string;
+  // Applies the file whole or refuses it whole; never throws. The line is for the log.
+  reload(): { applied: boolean; line: string };
   stop(): Promise<void>;
 }
 
@@ -92,7 +95,7 @@ export async function startGateway(
   const resolver = new DnsResolver(opts.dnsTimeoutMs, opts.dns);
   // Issue 4: /llm/<name>/… and /telegram/… for the agent (reads the secrets it needs).
   const router = seams.router ?? defaultRouter();
-  let agentRoutes: { close(): void };
+  let agentRoutes: AgentRoutes;
   try {
     agentRoutes = mountAgentRoutes(router, spec, {
       audit,
@@ -143,19 +146,45 @@ export async function startGateway(
     if (a && typeof a === "object") metricsListen.port = a.port;
   }
 
+  let running = spec;
   return {
     gateway,
     spec,
     listen,
     metricsListen,
     pullListen,
-    // Re-read moat.yaml and swap the policy; open tunnels are untouched. A broken file
-    // keeps the old policy, so a typo cannot open or close the world.
+    // Build everything from the new file first (policy, LLM routes, relay, their secrets), then
+    // swap it all in the same tick; open tunnels and requests in flight keep what they started
+    // with. A file that cannot be applied whole changes nothing, so a typo or a missing secret
+    // can neither open nor close the world, nor leave it half old, half new.
     reload() {
-      const next = loadSpecFile(opts.config);
-      gateway.setPolicy(policyFromSpec(next));
+      let next: MoatSpec;
+      let policy: ReturnType<typeof policyFromSpec>;
+      let routes: ReturnType<AgentRoutes["prepare"]>;
+      try {
+        next = loadSpecFile(opts.config);
+        const restart = restartNeeded(running, next);
+        if (restart) throw new Error(restart);
+        policy = policyFromSpec(next);
+        routes = agentRoutes.prepare(next);
+      } catch (err) {
+        metrics.reloads.inc({ result: "refused" });
+        const reason = (err as Error).message;
+        return { applied: false, line: `reload refused, keeping everything as it was: ${reason}` };
+      }
+      gateway.setPolicy(policy);
       pullGateway?.setPolicy(pullPolicyFromSpec(next));
-      return `reloaded ${opts.config}: mode ${next.egress.mode}, ${next.egress.allow.length} allow entries`;
+      agentRoutes.swap(routes);
+      running = next;
+      metrics.reloads.inc({ result: "applied" });
+      const tg = next.messengers.telegram;
+      return {
+        applied: true,
+        line:
+          `reloaded ${opts.config}: mode ${next.egress.mode}, ${next.egress.allow.length} allow entries, ` +
+          `llm [${next.llm.map((p) => p.name).join(", ")}], ` +
+          `telegram ${tg ? `${tg.allowFrom.length} users, ${tg.allowChats.length} chats` : "off"}`,
+      };
     },
     async stop() {
       await Promise.all([gateway.drain(opts.drainMs), pullGateway?.drain(opts.drainMs)]);
@@ -176,13 +205,7 @@ export async function runGateway(opts: GatewayRunOptions, seams: GatewaySeams = 
   const running = await startGateway(opts, seams);
   const { listen, metricsListen, spec } = running;
   await new Promise<void>((resolve) => {
-    const onHup = () => {
-      try {
-        log(running.reload());
-      } catch (err) {
-        log(`reload failed, keeping the previous policy: ${(err as Error).message}`);
-      }
-    };
+    const onHup = () => log(running.reload().line);
     const onStop = (signal: string) => {
       process.off("SIGHUP", onHup);
       log(`${signal}: draining (up to ${opts.drainMs} ms, ${running.gateway.activeTunnels} tunnels open)`);

@@ -115,7 +115,7 @@ describe("operating the gateway", { concurrency: false }, () => {
 
       writeFileSync(gw.yamlFile, "version: 1\nname: [broken\n");
       gw.watched.proc.kill("SIGHUP");
-      await gw.watched.waitFor(() => gw.watched.stderr.includes("reload failed"), "failed reload");
+      await gw.watched.waitFor(() => gw.watched.stderr.includes("reload refused"), "refused reload");
       assert.equal(servedBy((await lab.curl("https://other.test/")).body), OTHER4);
       tunnels.send("three");
       await tunnels.watched.waitFor(() => tunnels.echoes("three") === 3, "echo three");

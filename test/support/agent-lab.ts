@@ -105,6 +105,8 @@ export class AgentLab {
       "api.openai.com": { A: [LLM_HOST] },
       "api.anthropic.com": { A: [LLM_HOST] },
       "api.telegram.org": { A: [TELEGRAM_HOST] },
+      // A plain allowlisted site (served by the same fake), implied by nothing in the spec.
+      "docs.example.test": { A: [LLM_HOST] },
     };
     const dns = this.spawn(inet, [
       "test/support/fake-dns.ts",

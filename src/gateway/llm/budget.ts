@@ -34,7 +34,7 @@ export class Budget {
   private readonly reserved = new Map<string, number>();
 
   constructor(
-    private readonly limits: Readonly<Record<string, number | undefined>>,
+    private limits: Readonly<Record<string, number | undefined>>,
     private readonly store: BudgetStore,
     private readonly clock: () => Date = () => new Date(),
   ) {
@@ -50,6 +50,11 @@ export class Budget {
 
   spent(provider: string): number {
     return this.today().spentUsd[provider] ?? 0;
+  }
+
+  // A reload changes the limits, never the day's spend (one Budget lives as long as the process).
+  setLimits(limits: Readonly<Record<string, number | undefined>>): void {
+    this.limits = limits;
   }
 
   limit(provider: string): number | undefined {

@@ -68,6 +68,8 @@ export interface LlmDeps extends UpstreamOptions {
   maxRequestBytes?: number;
   // Longest silence from a provider mid-reply before the call is cut (long thinking is silent).
   upstreamIdleMs?: number;
+  // The process's one Budget, kept across reloads (its limits are the caller's to set).
+  budget?: Budget;
 }
 
 export interface LlmRoutes {
@@ -75,6 +77,10 @@ export interface LlmRoutes {
   budget: Budget;
   close(): void;
 }
+
+export const budgetLimits = (spec: MoatSpec) =>
+  Object.fromEntries(spec.llm.map((p) => [p.name, p.budget?.dailyUsd]));
+export const budgetFile = (stateDir = STATE_DIR) => join(stateDir, BUDGET_FILE);
 
 // The gateway reads the keys; nothing else in Moat does.
 export function readLlmKeys(spec: MoatSpec, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -114,11 +120,8 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
   const providers = new Map(spec.llm.map((p) => [p.name, p]));
   for (const p of spec.llm) if (!keys[p.name]) throw new Error(`no key for llm provider ${p.name}`);
   const clock = deps.clock ?? (() => new Date());
-  const budget = new Budget(
-    Object.fromEntries(spec.llm.map((p) => [p.name, p.budget?.dailyUsd])),
-    new FileBudgetStore(join(deps.stateDir ?? STATE_DIR, BUDGET_FILE)),
-    clock,
-  );
+  const budget =
+    deps.budget ?? new Budget(budgetLimits(spec), new FileBudgetStore(budgetFile(deps.stateDir)), clock);
   const metrics = llmMetrics(deps.registry ?? new Registry(), budget, [...providers.keys()]);
   const swap = deps.swap ?? swapCredential;
   const audit = deps.audit ?? (() => {});

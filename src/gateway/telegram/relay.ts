@@ -47,10 +47,24 @@ export interface TelegramDeps extends UpstreamOptions {
   judge?: typeof filterUpdates;
   methodCheck?: typeof admitTelegramCall;
   maxUploadBytes?: number;
+  // A reload's new relay continues from the old one's memory: its offset, the queries it
+  // delivered, the drops it logged.
+  memory?: RelayMemory;
+}
+
+export interface RelayMemory {
+  keeper: OffsetKeeper;
+  queries: DeliveredQueries;
+  // The same stranger's update comes back after a relay restart; log it once per process.
+  loggedDrops: Set<number>;
 }
 
 export interface TelegramRelay {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  memory: RelayMemory;
+  // Replaced by a reload: long polls in flight end now as an empty batch, so the agent's next
+  // poll meets the new relay (nothing in them was confirmed, so Telegram hands it out again).
+  retire(): void;
   close(): void;
 }
 
@@ -78,7 +92,7 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
 
 // Remembers the ids of queries the relay delivered, so only those can be answered. Bounded:
 // an unanswered query expires at Telegram long before a thousand newer ones arrive.
-class DeliveredQueries {
+export class DeliveredQueries {
   private readonly ids = new Set<string>();
   add(method: string, id: unknown) {
     this.ids.add(`${method}:${String(id)}`);
@@ -107,8 +121,13 @@ export function createTelegramRelay(
   const tls = root.protocol === "https:";
   const agent = tls ? upstreamAgent(spec.egress.allowCidrs, deps) : new http.Agent({ keepAlive: true });
   const maxUpload = deps.maxUploadBytes ?? 52 << 20; // the Bot API's own upload limit is 50 MB
-  const keeper: OffsetKeeper = { confirmedBelow: 0 };
-  const queries = new DeliveredQueries();
+  const memory: RelayMemory = deps.memory ?? {
+    keeper: { confirmedBelow: 0 },
+    queries: new DeliveredQueries(),
+    loggedDrops: new Set(),
+  };
+  const { keeper, queries, loggedDrops } = memory;
+  const retiring = new AbortController();
   // URLs may name only hosts the agent may reach itself; the bot's own id is in its token.
   const policy = {
     allowlist,
@@ -130,8 +149,6 @@ export function createTelegramRelay(
     }
     return "other";
   };
-  // The same stranger's update comes back after a relay restart; log it once per process.
-  const loggedDrops = new Set<number>();
 
   const answer = (res: ServerResponse, status: number, description: string) =>
     sendJson(res, status, { ok: false, error_code: status, description });
@@ -283,7 +300,13 @@ export function createTelegramRelay(
       const params = parsed.call.params;
       const chatId = targetChat(params);
       if (method.toLowerCase() === "getupdates") {
-        const r = await getUpdates(params, res, abort.signal);
+        const r = await getUpdates(params, res, AbortSignal.any([abort.signal, retiring.signal])).catch(
+          (err: unknown) => {
+            if (abort.signal.aborted || !retiring.signal.aborted) throw err;
+            sendJson(res, 200, { ok: true, result: [] });
+            return { status: 200, delivered: 0, dropped: 0 };
+          },
+        );
         audit({ event: "telegram.call", method, ...r, durationMs: Math.round(performance.now() - started) });
         return;
       }
@@ -327,5 +350,5 @@ export function createTelegramRelay(
     }
   }
 
-  return { handle, close: () => agent.destroy() };
+  return { handle, memory, retire: () => retiring.abort(), close: () => agent.destroy() };
 }

@@ -19,6 +19,7 @@ messengers:
   telegram: { botToken: { env: T }, allowFrom: [1] }
 egress:
   allow: ${allow}
+  allowCidrs: [10.0.5.0/24]
 `);
 
 const outcome = (target: string, status: string): ProbeOutcome => ({

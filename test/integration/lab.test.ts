@@ -219,6 +219,35 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
     }
   });
 
+  // Issue 13: the hosts the gateway's own routes serve, reopened to the agent in the gateway's live
+  // config. The lab's fake Bot API answers, so the agent's tunnel to it opens: a channel again.
+  it("negative control: the implied hosts reopened in the gateway's live config fail net.implied-hosts only", () => {
+    const live = "/etc/moat/moat.yaml";
+    const original = lab.vm.must(["cat", live]);
+    const spec = parse(original);
+    spec.egress.allow = [
+      ...spec.egress.allow,
+      "api.telegram.org",
+      "api.openai.com",
+      "*.docker.io",
+      "*.docker.com",
+    ];
+    spec.egress.allow.push("*.cloudflarestorage.com");
+    const restart = () => lab.vm.must(["sh", "-c", "systemctl restart moat-gateway && sleep 1"]);
+    lab.vm.must(["sh", "-c", `cat > ${live}`], { input: stringify(spec) });
+    try {
+      restart();
+      const { report } = verify();
+      assert.deepEqual(failing(report), ["net.implied-hosts"]);
+      const detail = report.checks.find((c) => c.id === "net.implied-hosts")?.detail ?? "";
+      console.log(`# net.implied-hosts with the channel reopened: ${detail}`);
+      assert.match(detail, /CONNECT api\.telegram\.org:443 → 200/);
+    } finally {
+      lab.vm.must(["sh", "-c", `cat > ${live}`], { input: original });
+      restart();
+    }
+  });
+
   it("negative control: without Moat's table, the firewall check and every probe it backs fail", () => {
     lab.vm.must(["nft", "delete", "table", "inet", "moat"]);
     try {

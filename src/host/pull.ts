@@ -4,6 +4,7 @@
 // out at all: it and the agent's container share a uid, so anything it could reach, so could the
 // agent — a `docker push` to an attacker's registry namespace included.
 import { pullProxyUrl } from "../gateway/pull-listener.js";
+import { localImageName } from "../spec/derive.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { HOST_STATE_DIR } from "./files.js";
 import type { Action } from "./types.js";
@@ -12,15 +13,6 @@ export const PULLED_ARCHIVE = `${HOST_STATE_DIR}/agent-image.tar`;
 
 export function pullActions(spec: MoatSpec): Action[] {
   const { image } = spec.agent;
-  // docker load keeps a tag it finds in the archive, but a digest reference cannot be written
-  // into one (docker-archive takes name:tag only), and Compose would not find the loaded image.
-  if (image.includes("@"))
-    return [
-      {
-        kind: "fail",
-        message: `agent.image ${image} is pinned by digest; host apply pulls tags only (pin a version tag, or give --import-image)`,
-      },
-    ];
   const proxy = pullProxyUrl(spec);
   return [
     // skopeo refuses to write into an archive that exists.
@@ -37,7 +29,7 @@ export function pullActions(spec: MoatSpec): Action[] {
         "--retry-times",
         "3",
         `docker://${image}`,
-        `docker-archive:${PULLED_ARCHIVE}:${image}`,
+        `docker-archive:${PULLED_ARCHIVE}:${localImageName(image)}`,
       ],
       why: `pull ${image} as root through the gateway's pull listener (${proxy})`,
     },

@@ -2,7 +2,7 @@
 // noexec tmpfs paths and named volumes, holds no capability, and reaches the network only
 // through the gateway (the host firewall enforces that; the proxy env makes clients cooperate).
 import { Document, visit } from "yaml";
-import { agentUidGid, gatewayOrigin } from "../spec/derive.js";
+import { agentUidGid, gatewayOrigin, localImageName } from "../spec/derive.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { GATEWAY_TOKEN_ENV, placeholderCredentials } from "./agent-env.js";
 import type { Artifact } from "./artifact.js";
@@ -111,7 +111,7 @@ export function composeModel(spec: MoatSpec) {
   const m = mounts(spec);
   const openclaw = spec.agent.profile === "openclaw";
   const agent = {
-    image: spec.agent.image,
+    image: localImageName(spec.agent.image),
     container_name: agentContainerName(spec),
     ...(spec.agent.command && { command: spec.agent.command }),
     user: `${uid}:${gid}`,

@@ -114,6 +114,17 @@ export function impliedHosts(spec: MoatSpec): ImpliedHost[] {
   return implied;
 }
 
+// The name the agent's image carries in its rootless daemon. A tag is kept as it is. A digest
+// cannot be written into the archive host apply loads (docker-archive takes name:tag), and a
+// loaded image has no repository digest for Compose to find, so a digest pin is carried as a tag
+// made of the digest: skopeo checked the manifest against that digest when it pulled.
+export function localImageName(image: string): string {
+  const at = image.indexOf("@sha256:");
+  if (at < 0) return image;
+  const repo = image.slice(0, at).replace(/:[\w][\w.-]*$/, ""); // a tag beside the digest
+  return `${repo}:sha256-${image.slice(at + "@sha256:".length)}`;
+}
+
 // The agent's container UID as the host sees it is the rootless user's subuid range; the
 // renderers only need the in-container numbers, host apply reads the real range.
 export const agentUidGid = (spec: MoatSpec) => {

@@ -2,7 +2,13 @@
 // the gateway's pull listener; the agent's own allowlist is egress.allow alone.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { agentAllowedHosts, DOCKER_HUB_HOSTS, impliedHosts, registryHosts } from "../../src/spec/derive.js";
+import {
+  agentAllowedHosts,
+  DOCKER_HUB_HOSTS,
+  impliedHosts,
+  localImageName,
+  registryHosts,
+} from "../../src/spec/derive.js";
 import { specFrom } from "../helpers.js";
 
 const withImage = (image: string) =>
@@ -48,5 +54,15 @@ describe("registry hosts of the agent image", () => {
     assert.deepEqual(ghcr, ["ghcr.io", "pkg-containers.githubusercontent.com"]);
     assert.deepEqual(hostsOf("acme/agent:1.0"), DOCKER_HUB_HOSTS, "a Hub image does not open ghcr.io");
     assert.deepEqual(agentAllowedHosts(withImage("ghcr.io/acme/agent:1.0")), ["example.com"]);
+  });
+});
+
+describe("the name the agent's image carries in its rootless daemon", () => {
+  const hex = "b".repeat(64);
+  it("keeps a tag; carries a digest as a tag made of it, with any tag beside it dropped", () => {
+    assert.equal(localImageName("ghcr.io/openclaw/openclaw:2026.9.6"), "ghcr.io/openclaw/openclaw:2026.9.6");
+    assert.equal(localImageName(`ghcr.io/o/a@sha256:${hex}`), `ghcr.io/o/a:sha256-${hex}`);
+    assert.equal(localImageName(`ghcr.io/o/a:1.0@sha256:${hex}`), `ghcr.io/o/a:sha256-${hex}`);
+    assert.equal(localImageName(`localhost:5000/a@sha256:${hex}`), `localhost:5000/a:sha256-${hex}`);
   });
 });

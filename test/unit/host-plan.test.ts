@@ -334,10 +334,16 @@ describe("host apply: the agent's image is pulled by root through the gateway's 
     assert.ok(!imported.some((a) => a.kind === "run" && a.argv.includes("skopeo")));
   });
 
-  it("a digest-pinned image fails the step with what to do, rather than loading an image Compose cannot find", () => {
-    const digest = SPEC_YAML.replace("example/agent:1.0", `example/agent@sha256:${"a".repeat(64)}`);
-    const fail = planAgent(context(digest), missing).find((a) => a.kind === "fail");
-    assert.match(fail?.kind === "fail" ? fail.message : "", /pinned by digest; .*--import-image/);
+  it("a digest-pinned image is pulled by its digest and loaded under a tag made of it, which Compose runs", () => {
+    const hex = "a".repeat(64);
+    const digest = SPEC_YAML.replace("example/agent:1.0", `example/agent:1.0@sha256:${hex}`);
+    assert.ok(!planAgent(context(digest), missing).some((a) => a.kind === "fail"));
+    assert.match(
+      runs(digest)[1] ?? "",
+      new RegExp(
+        ` docker://example/agent:1\\.0@sha256:${hex} docker-archive:\\S+:example/agent:sha256-${hex}$`,
+      ),
+    );
   });
 });
 

@@ -14,6 +14,7 @@ import {
 import { OPENCLAW_CONFIG_PATH } from "../../render/openclaw.js";
 import { onVm } from "../../render/paths.js";
 import { SECCOMP_PATH } from "../../render/seccomp.js";
+import { localImageName } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import { type ComposeFlavour, composeFlavour } from "../distro.js";
 import { artifactFile, HOST_STATE_DIR, planFiles } from "../files.js";
@@ -127,7 +128,7 @@ export function planAgent(ctx: PlanContext, seen: AgentSeen): Action[] {
         "import",
         ...seen.importChanges.flatMap((c) => ["--change", c]),
         "-",
-        ctx.spec.agent.image,
+        localImageName(ctx.spec.agent.image),
       ],
       asAgent: true,
       stdinFile: ctx.importImage,
@@ -225,7 +226,8 @@ export const agentStep: Step<AgentSeen> = {
       freshToken: createHash("sha256")
         .update(crypto.getRandomValues(new Uint8Array(32)))
         .digest("hex"),
-      imagePresent: agentDocker(ctx.spec, ["image", "inspect", ctx.spec.agent.image]) !== null,
+      imagePresent:
+        agentDocker(ctx.spec, ["image", "inspect", localImageName(ctx.spec.agent.image)]) !== null,
       containerRunning: inspect?.State?.Running === true,
       recorded: readText(`${HOST_STATE_DIR}/${AGENT_RECORD}`),
       importChanges: ctx.importImage

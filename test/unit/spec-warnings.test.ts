@@ -11,7 +11,7 @@ name: warn
 target: { kind: lab }
 agent: { profile: custom, image: "ghcr.io/acme/agent:1.0", writablePaths: [/tmp] }
 llm:
-  - { name: gpt, kind: openai, apiKey: { env: O }, models: [gpt] }
+  - { name: gpt, kind: openai, apiKey: { env: O }, models: [gpt-5.4] }
 messengers:
   telegram: { botToken: { env: T }, allowFrom: [1] }
 egress:
@@ -41,5 +41,28 @@ describe("specWarnings", () => {
       /pkg-containers\.githubusercontent\.com \(host apply's image pull, for agent\.image\)/,
     );
     assert.match(w[0]?.message ?? "", /reach it directly with credentials of its own/);
+  });
+
+  test("a model Moat cannot price, named by its index, unless llm[].prices names it", () => {
+    const unpriced = (prices: string) =>
+      specWarnings(
+        specFrom(`
+version: 1
+name: warn
+target: { kind: lab }
+agent: { profile: custom, image: "ghcr.io/acme/agent:1.0", writablePaths: [/tmp] }
+llm:
+  - { name: local, kind: openai-compatible, baseUrl: "https://llm.example.net/v1", apiKey: { env: K }, models: [gpt-5.4, my-model]${prices} }
+`),
+      );
+    assert.deepEqual(
+      unpriced("").map((w) => w.path),
+      ["llm[0].models[1]"],
+    );
+    assert.match(
+      unpriced("")[0]?.message ?? "",
+      /my-model .* refuses calls to it until llm\[0\]\.prices names it/,
+    );
+    assert.deepEqual(unpriced(", prices: { my-model: { inputPerMTok: 0, outputPerMTok: 0 } }"), []);
   });
 });

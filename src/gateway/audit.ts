@@ -21,6 +21,8 @@ export interface AuditEntry {
   up: number;
   down: number;
   ms: number;
+  // "open": a tunnel's first line, written when it is established (its last comes at close).
+  phase?: "open";
 }
 
 export interface AuditSink {

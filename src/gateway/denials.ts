@@ -48,7 +48,8 @@ export function summariseDenials(lines: Iterable<string>, sinceMs: number, now =
       continue;
     }
     scanned++;
-    if (e.decision !== "deny" && e.decision !== "report") continue;
+    // A tunnel's open line is followed by its close line; count the tunnel once.
+    if (e.phase === "open" || (e.decision !== "deny" && e.decision !== "report")) continue;
     const t = e.time ? Date.parse(e.time) : Number.NaN;
     if (!(t >= cutoff)) continue;
     const key = `${e.host}|${e.port}|${e.code}`;

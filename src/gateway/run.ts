@@ -7,12 +7,14 @@ import { mountAgentRoutes } from "./agent-routes.js";
 import { type AuditSink, openAuditLog } from "./audit.js";
 import type { Pipeline } from "./decide.js";
 import type { Dialer } from "./dial.js";
+import { installLastResort } from "./last-resort.js";
 import { GatewayMetrics, serveMetrics } from "./metrics.js";
 import { policyFromSpec } from "./policy.js";
 import { DnsResolver } from "./resolve.js";
 import { defaultRouter, type InternalRouter } from "./router.js";
 import { Gateway, type GatewayLimits } from "./server.js";
 import { parseAuthority } from "./target.js";
+import type { checkUpstreamHead } from "./upstream-head.js";
 
 export interface GatewayRunOptions {
   config: string;
@@ -36,6 +38,9 @@ export interface GatewaySeams {
   pipeline?: Pipeline;
   dial?: Dialer;
   router?: InternalRouter;
+  headCheck?: typeof checkUpstreamHead;
+  // false only in the negative control that shows what the net catches.
+  lastResort?: boolean;
 }
 
 export interface RunningGateway {
@@ -93,6 +98,7 @@ export async function startGateway(
     audit.close();
     throw err;
   }
+  const { lastResort: _, ...gatewaySeams } = seams;
   const gateway = new Gateway({
     policy: policyFromSpec(spec),
     resolver,
@@ -100,7 +106,7 @@ export async function startGateway(
     limits: opts.limits,
     audit,
     metrics,
-    ...seams,
+    ...gatewaySeams,
     router,
   });
   let metricsServer: Server | undefined;
@@ -146,6 +152,7 @@ export async function startGateway(
 
 // The long-running command: start, then live until SIGTERM/SIGINT.
 export async function runGateway(opts: GatewayRunOptions, seams: GatewaySeams = {}): Promise<void> {
+  if (seams.lastResort !== false) installLastResort(log);
   const running = await startGateway(opts, seams);
   const { listen, metricsListen, spec } = running;
   await new Promise<void>((resolve) => {

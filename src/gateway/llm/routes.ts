@@ -9,6 +9,7 @@ import { STATE_DIR } from "../../render/paths.js";
 import { llmPlaceholder, upstreamBaseUrl } from "../../spec/derive.js";
 import type { LlmProvider, MoatSpec } from "../../spec/schema.js";
 import { readSecret } from "../../spec/secrets.js";
+import { checkUpstreamHead } from "../upstream-head.js";
 import { Budget, FileBudgetStore } from "./budget.js";
 import { swapCredential, withoutHopByHop } from "./credential.js";
 import { providerErrorBody } from "./errors.js";
@@ -286,7 +287,7 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         reply?.resume();
       });
 
-      upstream.on("error", (err) => {
+      const upstreamFailed = (err: Error) => {
         const timeout = err.message.includes("timeout");
         const status = timeout ? 504 : 502;
         if (!res.headersSent) {
@@ -296,10 +297,25 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         }
         finish({ status, outcome: "upstream_error", reason: err.message, stream: false });
         resolve();
+      };
+      upstream.on("error", upstreamFailed);
+
+      // A 101 the gateway never asked for: Node would otherwise leave the call hanging.
+      upstream.on("upgrade", (_up, socket) => {
+        socket.destroy();
+        upstreamFailed(new Error("sent status 101 to a request that asked for no upgrade"));
       });
 
       upstream.on("response", (up) => {
         reply = up;
+        const head = checkUpstreamHead(up.statusCode, up.statusMessage, up.rawHeaders);
+        if (!head.ok) {
+          up.resume();
+          if (!agentGone) sendJson(res, 502, providerErrorBody(provider.kind, 502, `moat: ${head.reason}`));
+          finish({ status: 502, outcome: "upstream_error", reason: head.reason, stream: false });
+          resolve();
+          return;
+        }
         const status = up.statusCode ?? 502;
         const stream = /^text\/event-stream/i.test(String(up.headers["content-type"] ?? ""));
         if (!agentGone) {

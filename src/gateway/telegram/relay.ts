@@ -151,6 +151,11 @@ export function createTelegramRelay(
       });
       req.on("timeout", () => req.destroy(new Error("Bot API timeout")));
       req.on("response", resolve);
+      // A 101 the relay never asked for would otherwise leave the call hanging.
+      req.on("upgrade", (_res, socket) => {
+        socket.destroy();
+        reject(new Error("Bot API sent status 101 to a request that asked for no upgrade"));
+      });
       req.on("error", reject);
       req.end(body);
     });

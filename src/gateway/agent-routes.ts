@@ -6,6 +6,7 @@ import { STATE_DIR } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { readSecret } from "../spec/secrets.js";
 import type { AuditEntry, AuditSink } from "./audit.js";
+import { BodyBudget, bodyLimitsFor } from "./body-budget.js";
 import { createLlmRoutes, readLlmKeys } from "./llm/routes.js";
 import { guardedLookup, resolveWith } from "./llm/upstream.js";
 import type { NameResolver } from "./resolve.js";
@@ -19,6 +20,8 @@ export interface AgentRoutesOptions {
   resolver: NameResolver;
   stateDir?: string;
   env?: NodeJS.ProcessEnv;
+  // The deadline for a request body; default bodyLimitsFor(spec).
+  bodyDeadlineMs?: number;
 }
 
 export function mountAgentRoutes(
@@ -31,12 +34,16 @@ export function mountAgentRoutes(
   const audit = (r: object) => opts.audit.record(r as unknown as AuditEntry);
   const lookup = guardedLookup(spec.egress.allowCidrs, resolveWith(opts.resolver));
   const closers: (() => void)[] = [];
+  // One budget for both kinds of route: the bound is on the gateway's memory, not per route.
+  const limits = bodyLimitsFor(spec);
+  const bodyBudget = new BodyBudget({ ...limits, deadlineMs: opts.bodyDeadlineMs ?? limits.deadlineMs });
   if (spec.llm.length > 0) {
     const llm = createLlmRoutes(spec, readLlmKeys(spec, opts.env), {
       audit,
       registry: opts.registry,
       lookup,
       stateDir: opts.stateDir ?? STATE_DIR,
+      bodyBudget,
     });
     router.prefix("/llm", llm.handle);
     closers.push(llm.close);
@@ -44,7 +51,7 @@ export function mountAgentRoutes(
   const telegram = spec.messengers.telegram;
   if (telegram) {
     const token = readSecret("messengers.telegram.botToken", telegram.botToken, opts.env);
-    const relay = createTelegramRelay(spec, token, { audit, registry: opts.registry, lookup });
+    const relay = createTelegramRelay(spec, token, { audit, registry: opts.registry, lookup, bodyBudget });
     router.prefix("/telegram", relay.handle);
     closers.push(relay.close);
   }

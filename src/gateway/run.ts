@@ -28,6 +28,8 @@ export interface GatewayRunOptions {
   dns?: string[];
   dnsTimeoutMs: number;
   drainMs: number;
+  // Deadline for a request body on the LLM and Telegram routes; default bodyLimitsFor(spec).
+  bodyDeadlineMs?: number;
   // Budget state of the LLM routes; default STATE_DIR.
   stateDir?: string;
   limits: Partial<GatewayLimits>;
@@ -93,6 +95,7 @@ export async function startGateway(
       registry: metrics.registry,
       resolver,
       stateDir: opts.stateDir,
+      bodyDeadlineMs: opts.bodyDeadlineMs,
     });
   } catch (err) {
     audit.close();

@@ -9,11 +9,12 @@ import { STATE_DIR } from "../../render/paths.js";
 import { llmPlaceholder, upstreamBaseUrl } from "../../spec/derive.js";
 import type { LlmProvider, MoatSpec } from "../../spec/schema.js";
 import { readSecret } from "../../spec/secrets.js";
+import { BodyBudget, BodyRefused, bodyLimitsFor, LLM_MAX_BODY } from "../body-budget.js";
 import { checkUpstreamHead } from "../upstream-head.js";
 import { Budget, FileBudgetStore } from "./budget.js";
 import { swapCredential, withoutHopByHop } from "./credential.js";
 import { providerErrorBody } from "./errors.js";
-import { BodyTooLarge, readBody, requestTarget, safeSuffix, sendJson } from "./http-util.js";
+import { requestTarget, safeSuffix, sendJson } from "./http-util.js";
 import { llmMetrics } from "./metrics.js";
 import { costOf, type PriceSource, priceFor } from "./prices.js";
 import { guardedLookup, type UpstreamOptions, upstreamAgent } from "./upstream.js";
@@ -61,6 +62,8 @@ export interface LlmDeps extends UpstreamOptions {
   // The swap is injectable only so the tests can show they notice when it is switched off.
   swap?: typeof swapCredential;
   maxRequestBytes?: number;
+  // Shared with the Telegram relay: bytes held across requests, per-client bodies, deadline.
+  bodyBudget?: BodyBudget;
   // Longest silence from a provider mid-reply before the call is cut (long thinking is silent).
   upstreamIdleMs?: number;
 }
@@ -119,7 +122,8 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
   const metrics = llmMetrics(deps.registry ?? new Registry(), budget, [...providers.keys()]);
   const swap = deps.swap ?? swapCredential;
   const audit = deps.audit ?? (() => {});
-  const maxRequestBytes = deps.maxRequestBytes ?? 32 << 20;
+  const maxRequestBytes = deps.maxRequestBytes ?? LLM_MAX_BODY;
+  const bodies = deps.bodyBudget ?? new BodyBudget(bodyLimitsFor(spec));
   const idleMs = deps.upstreamIdleMs ?? 300_000;
   const tlsAgent = upstreamAgent(spec.egress.allowCidrs, deps);
   // Plain http only for an owner's local model server (openai-compatible baseUrl http://…).
@@ -178,9 +182,9 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
 
     let body: Buffer;
     try {
-      body = await readBody(req, maxRequestBytes);
+      body = await bodies.read(req, res, maxRequestBytes);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return fail(413, "refused", err.message);
+      if (err instanceof BodyRefused) return fail(err.status, "refused", err.message);
       res.destroy();
       return;
     }

@@ -8,8 +8,9 @@ import https from "node:https";
 import { Counter, Registry } from "prom-client";
 import { TELEGRAM_API, TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
+import { BodyBudget, BodyRefused, bodyLimitsFor, TELEGRAM_MAX_UPLOAD } from "../body-budget.js";
 import { withoutHopByHop } from "../llm/credential.js";
-import { BodyTooLarge, readBody, requestTarget, safeSuffix, sendJson } from "../llm/http-util.js";
+import { requestTarget, safeSuffix, sendJson } from "../llm/http-util.js";
 import { type UpstreamOptions, upstreamAgent } from "../llm/upstream.js";
 import { ANSWERS, methodAllowed, targetChat } from "./methods.js";
 import { encodeCall, parseCall } from "./params.js";
@@ -46,6 +47,8 @@ export interface TelegramDeps extends UpstreamOptions {
   judge?: typeof filterUpdates;
   methodCheck?: typeof methodAllowed;
   maxUploadBytes?: number;
+  // Shared with the LLM routes: bytes held across requests, per-client bodies, deadline.
+  bodyBudget?: BodyBudget;
 }
 
 export interface TelegramRelay {
@@ -105,7 +108,8 @@ export function createTelegramRelay(
   const root = new URL(deps.apiRoot ?? TELEGRAM_API);
   const tls = root.protocol === "https:";
   const agent = tls ? upstreamAgent(spec.egress.allowCidrs, deps) : new http.Agent({ keepAlive: true });
-  const maxUpload = deps.maxUploadBytes ?? 52 << 20; // the Bot API's own upload limit is 50 MB
+  const maxUpload = deps.maxUploadBytes ?? TELEGRAM_MAX_UPLOAD;
+  const bodies = deps.bodyBudget ?? new BodyBudget(bodyLimitsFor(spec));
   const keeper: OffsetKeeper = { confirmedBelow: 0 };
   const queries = new DeliveredQueries();
   const dropped = counter(registry, "moat_telegram_updates_dropped_total", "Updates dropped", ["type"]);
@@ -265,9 +269,9 @@ export function createTelegramRelay(
       const method = call?.[2] as string;
       let body: Buffer;
       try {
-        body = await readBody(req, maxUpload);
+        body = await bodies.read(req, res, maxUpload);
       } catch (err) {
-        if (err instanceof BodyTooLarge) return answer(res, 413, `Request Entity Too Large: ${err.message}`);
+        if (err instanceof BodyRefused) return answer(res, err.status, `moat: ${err.message}`);
         res.destroy();
         return;
       }

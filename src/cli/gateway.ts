@@ -19,6 +19,7 @@ interface GatewayFlags {
   idleTimeout: string;
   headerTimeout: string;
   drainTimeout: string;
+  bodyTimeout: string;
   maxHeaderSize: string;
   maxTunnelsPerClient: string;
   stateDir: string;
@@ -82,6 +83,7 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
       ms(DEFAULT_LIMITS.headersTimeoutMs),
     )
     .option("--drain-timeout <duration>", "on SIGTERM, how long open tunnels may finish", "10s")
+    .option("--body-timeout <duration>", "deadline for an LLM or Telegram request body to arrive", "60s")
     .option(
       "--max-header-size <bytes>",
       "largest request head accepted",
@@ -114,6 +116,7 @@ export function registerGateway(program: Command, seams?: GatewaySeams): void {
             .filter(Boolean),
           dnsTimeoutMs: duration(flags.dnsTimeout, "--dns-timeout"),
           drainMs: duration(flags.drainTimeout, "--drain-timeout"),
+          bodyDeadlineMs: duration(flags.bodyTimeout, "--body-timeout"),
           stateDir: flags.stateDir,
           limits: {
             connectTimeoutMs: duration(flags.connectTimeout, "--connect-timeout"),

@@ -13,6 +13,7 @@ import type { Registry } from "prom-client";
 import type { MoatSpec } from "../spec/schema.js";
 import { readSecret } from "../spec/secrets.js";
 import type { AuditEntry, AuditSink } from "./audit.js";
+import { BodyBudget, bodyLimitsFor } from "./body-budget.js";
 import { Budget, FileBudgetStore } from "./llm/budget.js";
 import { budgetFile, budgetLimits, createLlmRoutes, type LlmRoutes, readLlmKeys } from "./llm/routes.js";
 import { guardedLookup, resolveWith } from "./llm/upstream.js";
@@ -27,6 +28,8 @@ export interface AgentRoutesOptions {
   resolver: NameResolver;
   stateDir?: string;
   env?: NodeJS.ProcessEnv;
+  // The deadline for a request body; default bodyLimitsFor(spec).
+  bodyDeadlineMs?: number;
 }
 
 // One spec's routes, built whole; `limits` are applied to the shared Budget at the swap.
@@ -151,6 +154,13 @@ function buildRoutes(
   // their own `event` field instead (and, like those, never a body or a credential).
   const audit = (r: object) => opts.audit.record(r as unknown as AuditEntry);
   const lookup = guardedLookup(spec.egress.allowCidrs, resolveWith(opts.resolver));
+  // One body budget for both kinds of route: the bound is on the gateway's memory, not per route.
+  // A generation gets its own, sized from its spec; a reload's overlap is brief (old bodies drain).
+  const bodyLimits = bodyLimitsFor(spec);
+  const bodyBudget = new BodyBudget({
+    ...bodyLimits,
+    deadlineMs: opts.bodyDeadlineMs ?? bodyLimits.deadlineMs,
+  });
   const llm =
     spec.llm.length > 0
       ? createLlmRoutes(spec, llmKeys, {
@@ -159,6 +169,7 @@ function buildRoutes(
           lookup,
           stateDir: opts.stateDir,
           budget,
+          bodyBudget,
         })
       : undefined;
   const relay =
@@ -168,6 +179,7 @@ function buildRoutes(
           registry: opts.registry,
           lookup,
           memory: carried.telegram?.memory,
+          bodyBudget,
         })
       : undefined;
   return { llm, telegram: relay, limits, budget };

@@ -4,8 +4,10 @@
 import { mkdirSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import pino from "pino";
+import { boundValues, DEFAULT_VOLUME, type VolumeLimit, VolumeLimiter } from "./audit-bounds.js";
 
-export type AuditDecision = "allow" | "report" | "deny" | "error";
+// "suppressed": the count of one client's lines the volume limit left out (audit-bounds.ts).
+export type AuditDecision = "allow" | "report" | "deny" | "error" | "suppressed";
 
 export interface AuditEntry {
   client: string;
@@ -23,6 +25,8 @@ export interface AuditEntry {
   up: number;
   down: number;
   ms: number;
+  // "open": a tunnel's first line, written when it is established (its last comes at close).
+  phase?: "open";
 }
 
 export interface AuditSink {
@@ -99,7 +103,14 @@ class RotatingFile {
   }
 }
 
-export function openAuditLog(file: string, opts: { maxBytes?: number; keep?: number } = {}): AuditSink {
+export interface AuditLogOptions {
+  maxBytes?: number;
+  keep?: number;
+  volume?: Partial<VolumeLimit>;
+  clock?: () => number;
+}
+
+export function openAuditLog(file: string, opts: AuditLogOptions = {}): AuditSink {
   const stream = new RotatingFile(file, opts.maxBytes ?? 10 * 1024 * 1024, opts.keep ?? 5);
   // No level, pid or hostname: every line is a decision. With the level formatter empty,
   // pino opens the line with "{" alone, so the timestamp must not start with a comma
@@ -112,9 +123,15 @@ export function openAuditLog(file: string, opts: { maxBytes?: number; keep?: num
     },
     stream,
   );
+  const limiter = new VolumeLimiter({ ...DEFAULT_VOLUME, ...opts.volume }, opts.clock ?? Date.now, (e) =>
+    logger.info(e),
+  );
   return {
-    record: (entry) => logger.info(entry),
-    close: () => stream.close(),
+    record: (entry) => limiter.record(boundValues(entry)),
+    close: () => {
+      limiter.close();
+      stream.close();
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { type AgentRoutes, mountAgentRoutes } from "./agent-routes.js";
 import { type AuditSink, openAuditLog } from "./audit.js";
 import type { Pipeline } from "./decide.js";
 import type { Dialer } from "./dial.js";
+import { installLastResort } from "./last-resort.js";
 import { GatewayMetrics, serveMetrics } from "./metrics.js";
 import { policyFromSpec } from "./policy.js";
 import { pullAudit, pullListenAddress, pullPolicyFromSpec } from "./pull-listener.js";
@@ -16,6 +17,7 @@ import { DnsResolver } from "./resolve.js";
 import { defaultRouter, InternalRouter } from "./router.js";
 import { Gateway, type GatewayLimits } from "./server.js";
 import { parseAuthority } from "./target.js";
+import type { checkUpstreamHead } from "./upstream-head.js";
 
 export interface GatewayRunOptions {
   config: string;
@@ -32,6 +34,8 @@ export interface GatewayRunOptions {
   dns?: string[];
   dnsTimeoutMs: number;
   drainMs: number;
+  // Deadline for a request body on the LLM and Telegram routes; default bodyLimitsFor(spec).
+  bodyDeadlineMs?: number;
   // Budget state of the LLM routes; default STATE_DIR.
   stateDir?: string;
   limits: Partial<GatewayLimits>;
@@ -42,6 +46,9 @@ export interface GatewaySeams {
   pipeline?: Pipeline;
   dial?: Dialer;
   router?: InternalRouter;
+  headCheck?: typeof checkUpstreamHead;
+  // false only in the negative control that shows what the net catches.
+  lastResort?: boolean;
 }
 
 export interface RunningGateway {
@@ -102,11 +109,13 @@ export async function startGateway(
       registry: metrics.registry,
       resolver,
       stateDir: opts.stateDir,
+      bodyDeadlineMs: opts.bodyDeadlineMs,
     });
   } catch (err) {
     audit.close();
     throw err;
   }
+  const { lastResort: _, ...gatewaySeams } = seams;
   const gateway = new Gateway({
     policy: policyFromSpec(spec),
     resolver,
@@ -114,7 +123,7 @@ export async function startGateway(
     limits: opts.limits,
     audit,
     metrics,
-    ...seams,
+    ...gatewaySeams,
     router,
   });
   // Its own Gateway: no routes of the agent's, no self-authorities, its own policy.
@@ -202,6 +211,7 @@ export async function startGateway(
 
 // The long-running command: start, then live until SIGTERM/SIGINT.
 export async function runGateway(opts: GatewayRunOptions, seams: GatewaySeams = {}): Promise<void> {
+  if (seams.lastResort !== false) installLastResort(log);
   const running = await startGateway(opts, seams);
   const { listen, metricsListen, spec } = running;
   await new Promise<void>((resolve) => {

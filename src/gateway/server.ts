@@ -16,12 +16,14 @@ import { defaultPipeline, type Pipeline, type RequestKind, type Verdict } from "
 import { DialError, type Dialer, dialVetted } from "./dial.js";
 import { endToEnd, upstreamRequestHeaders } from "./headers.js";
 import { ACCESS_DENIED_ALERT, readHello } from "./hello-reader.js";
+import { requestLabel, withRequest } from "./last-resort.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { Policy } from "./policy.js";
 import type { NameResolver } from "./resolve.js";
 import { defaultRouter, type InternalRouter, plain } from "./router.js";
 import { shownSni, sniVerdict } from "./sni.js";
 import { authorityOf, type HttpTarget, parseConnectTarget, parseHttpTarget, type Target } from "./target.js";
+import { BAD_UPSTREAM_RESPONSE, checkUpstreamHead } from "./upstream-head.js";
 
 export interface GatewayLimits {
   connectTimeoutMs: number;
@@ -53,6 +55,7 @@ export interface GatewayOptions {
   // Seams for negative-control tests only; production uses the defaults.
   pipeline?: Pipeline;
   dial?: Dialer;
+  headCheck?: typeof checkUpstreamHead;
 }
 
 interface Refusal {
@@ -91,6 +94,7 @@ export class Gateway {
   private readonly router: InternalRouter;
   private readonly pipeline: Pipeline;
   private readonly dial: Dialer;
+  private readonly headCheck: typeof checkUpstreamHead;
   // Pooled upstream connections for plain HTTP, keyed by the vetted IP and port.
   private readonly agent: Agent;
   // Open tunnels, client socket → upstream socket.
@@ -107,6 +111,7 @@ export class Gateway {
     this.router = opts.router ?? defaultRouter();
     this.pipeline = opts.pipeline ?? defaultPipeline;
     this.dial = opts.dial ?? dialVetted;
+    this.headCheck = opts.headCheck ?? checkUpstreamHead;
     this.agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: "lifo" });
     this.server = createServer({
       maxHeaderSize: this.limits.maxHeaderBytes,
@@ -120,8 +125,18 @@ export class Gateway {
     // The client socket's own idle limit sits a little above the upstream's, so a silent
     // upstream is reported to the client as a 504 before the client connection is cut.
     this.server.timeout = this.limits.idleTimeoutMs + 1000;
-    this.server.on("request", (req, res) => this.onRequest(req, res));
-    this.server.on("connect", (req, socket: Socket, head) => this.onConnect(req, socket, head));
+    // Each request runs in its own context, so a failure the last-resort net catches is logged
+    // with the request it belongs to.
+    this.server.on("request", (req, res) =>
+      withRequest(requestLabel(req.method ?? "", req.url ?? "", req.socket.remoteAddress ?? ""), () =>
+        this.onRequest(req, res),
+      ),
+    );
+    this.server.on("connect", (req, socket: Socket, head) =>
+      withRequest(requestLabel("CONNECT", req.url ?? "", socket.remoteAddress ?? ""), () =>
+        this.onConnect(req, socket, head),
+      ),
+    );
     this.server.on("upgrade", (_req, socket: Socket) =>
       rawReply(socket, 400, "moat: bad request: Upgrade over plain HTTP is not supported; use CONNECT"),
     );
@@ -368,6 +383,8 @@ export class Gateway {
       this.record({ ...entry, ms: since(start) });
       return;
     }
+    // Audited now as well as at close: a crash or SIGKILL must not leave an open tunnel untraced.
+    this.record({ ...entry, ms: since(start), phase: "open" });
     if (first.length > 0) upstream.write(first);
     this.splice(socket, upstream, () => {
       this.releaseClient(client);
@@ -578,7 +595,20 @@ export class Gateway {
         ),
       ),
     );
+    // Set once the gateway has answered for itself (a refused head); later errors are its echo.
+    let answered = false;
+    const refuseHead = (reason: string) => {
+      answered = true;
+      upstreamReq.destroy();
+      res.shouldKeepAlive = false;
+      plain(res, 502, `moat: error: ${reason}`);
+      finish("error", BAD_UPSTREAM_RESPONSE, reason, 502);
+    };
     upstreamReq.on("error", (err: Error) => {
+      if (answered) return;
+      // llhttp's refusals of a malformed head (HPE_*) are the upstream's fault, named as such.
+      const malformedHead = (err as NodeJS.ErrnoException).code?.startsWith("HPE_") && !res.headersSent;
+      if (malformedHead) return refuseHead(`upstream sent a malformed response (${err.message})`);
       const code = err instanceof DialError ? err.code : "upstream-error";
       if (!res.headersSent) {
         const status = code === "connect-timeout" ? 504 : 502;
@@ -590,16 +620,27 @@ export class Gateway {
         finish("error", code, err.message, res.statusCode);
       }
     });
+    // A 101 to a request that asked for no upgrade: nothing to splice it to.
+    upstreamReq.on("upgrade", (_upRes, socket: Socket) => {
+      socket.destroy();
+      refuseHead("upstream sent status 101 to a request that asked for no upgrade");
+    });
     upstreamReq.on("response", (upRes) => {
       this.opts.metrics?.setupTook("http", (performance.now() - start) / 1000);
-      const status = upRes.statusCode ?? 502;
+      upRes.on("error", () => res.destroy());
+      const head = this.headCheck(upRes.statusCode, upRes.statusMessage, upRes.rawHeaders);
+      if (!head.ok) {
+        upRes.resume();
+        refuseHead(head.reason);
+        return;
+      }
+      const status = upRes.statusCode as number;
       res.writeHead(status, upRes.statusMessage, endToEnd(upRes.rawHeaders));
       upRes.on("data", (chunk: Buffer) => {
         down += chunk.length;
       });
       upRes.pipe(res);
       upRes.on("end", () => finish(verdict.action, verdict.code, verdict.reason, status));
-      upRes.on("error", () => res.destroy());
     });
     req.on("data", (chunk: Buffer) => {
       up += chunk.length;

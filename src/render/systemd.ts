@@ -1,6 +1,7 @@
 // systemd units for the host: the firewall loaded before the network, the gateway's address,
 // the gateway itself in a sandbox, and a drift-check timer. Units are plain text built from
 // [section, key, value] rows so the same rows can be checked against a unit on disk.
+import { gatewayMemory } from "../gateway/body-budget.js";
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
 import { NFT_TABLE, NFTABLES_PATH } from "./nftables.js";
@@ -142,8 +143,11 @@ export const GATEWAY_SANDBOX: readonly Row[] = [
   ["ReadOnlyPaths", SECRETS_DIR],
 ];
 
+const megabytes = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)}M`;
+
 function gatewayUnit(spec: MoatSpec): Unit {
   const { gatewayUser } = spec.host;
+  const memory = gatewayMemory(spec);
   return {
     name: GATEWAY_UNIT,
     sections: [
@@ -154,6 +158,10 @@ function gatewayUnit(spec: MoatSpec): Unit {
           ["Requires", GATEWAY_NET_UNIT],
           ["Wants", "network-online.target"],
           ["After", `${GATEWAY_NET_UNIT} ${FIREWALL_UNIT} network-online.target`],
+          // No start-rate limit: the default (5 starts in 10 s) would leave a gateway that keeps
+          // crashing stopped for good, and the agent offline until someone notices. RestartSec
+          // already spaces the attempts, so a crash loop costs at most one start a second.
+          ["StartLimitIntervalSec", "0"],
         ],
       ],
       [
@@ -165,8 +173,13 @@ function gatewayUnit(spec: MoatSpec): Unit {
           ["ExecStart", `${NODE} ${MOAT_JS} gateway -c ${SPEC_ON_VM}`],
           // The gateway re-reads its configuration on SIGHUP.
           ["ExecReload", "/bin/kill -HUP $MAINPID"],
-          ["Restart", "on-failure"],
-          ["RestartSec", "2s"],
+          // Any exit, clean or not (an OOM kill included): the agent has no other way out.
+          ["Restart", "always"],
+          ["RestartSec", "1s"],
+          // Sized from the spec's body budget (gateway/body-budget.ts): MemoryHigh reclaims and
+          // throttles first, MemoryMax is the hard stop (an OOM kill, then a restart).
+          ["MemoryHigh", megabytes(memory.high)],
+          ["MemoryMax", megabytes(memory.max)],
           ["Environment", "NODE_ENV=production"],
           // `{ env: NAME }` secrets on the VM: systemd reads this root-only file before dropping
           // to the gateway user, so the user itself needs no access to it. Optional ("-").

@@ -175,7 +175,7 @@ describe("gateway egress in a namespace world", { concurrency: false }, () => {
     assert.equal(meta.code, "class:metadata");
     assert.equal(meta.addr, IMDS);
     const ok = lines.find(
-      (l) => l.host === "public.test" && l.method === "CONNECT" && l.decision === "allow",
+      (l) => l.host === "public.test" && l.method === "CONNECT" && l.decision === "allow" && !l.phase,
     );
     assert.ok(ok);
     assert.equal(ok.addr, PUBLIC4);

@@ -146,7 +146,7 @@ export class AgentLab {
   }
 
   // The real `moat gateway`, with the real secrets in its environment only.
-  async startGateway(yaml: string): Promise<Proc> {
+  async startGateway(yaml: string, args: string[] = []): Promise<Proc> {
     const gw = this.spawn(
       this.gw,
       [
@@ -162,6 +162,7 @@ export class AgentLab {
         this.stateDir,
         "--metrics-listen",
         "127.0.0.1:9464",
+        ...args,
       ],
       {
         NODE_EXTRA_CA_CERTS: this.caFile,

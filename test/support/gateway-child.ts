@@ -4,6 +4,8 @@
 //   MOAT_TEST_WEAKEN=first-answer          screen only the first DNS answer
 //   MOAT_TEST_WEAKEN=acl-open|names-open|ports-open   skip one pre-DNS check
 //   MOAT_TEST_WEAKEN=redial-by-name        look the name up again at dial time (TOCTOU)
+//   MOAT_TEST_WEAKEN=head-check-off        relay any upstream head (Node's writeHead then throws)
+//   MOAT_TEST_WEAKEN=last-resort-off       no process-level net for what a request lets through
 // MOAT_TEST_DNS names the resolver the redialler uses.
 import { Resolver } from "node:dns/promises";
 import { Command } from "commander";
@@ -61,6 +63,9 @@ if (weaken.has("redial-by-name")) {
   };
   seams.dial = redial;
 }
+
+if (weaken.has("head-check-off")) seams.headCheck = () => ({ ok: true });
+if (weaken.has("last-resort-off")) seams.lastResort = false;
 
 if (weaken.size > 0) process.stderr.write(`moat gateway (TEST BUILD): weakened: ${[...weaken].join(", ")}\n`);
 const program = new Command("moat-test-gateway");

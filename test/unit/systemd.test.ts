@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { gatewayMemory } from "../../src/gateway/body-budget.js";
 import {
   GATEWAY_SANDBOX,
   missingSandboxing,
@@ -61,13 +62,30 @@ describe("systemd units", () => {
       "/usr/bin/node /opt/moat/bin/moat.js gateway -c /etc/moat/moat.yaml",
     ]);
     assert.deepEqual(values(text, "Service", "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
-    assert.deepEqual(values(text, "Service", "Restart"), ["on-failure"]);
     const afterUnits = values(text, "Unit", "After").join(" ").split(" ");
     assert.ok(
       afterUnits.includes("moat-gateway-net.service") && afterUnits.includes("moat-firewall.service"),
     );
     assert.deepEqual(values(text, "Service", "MemoryDenyWriteExecute"), []);
     assert.deepEqual(values(text, "Service", "EnvironmentFile"), ["-/etc/moat-secrets/gateway.env"]);
+  });
+
+  it("restarts the gateway after any exit, with no start-rate limit that could leave the agent offline", () => {
+    const text = unit("moat-gateway.service");
+    assert.deepEqual(values(text, "Service", "Restart"), ["always"]);
+    assert.deepEqual(values(text, "Service", "RestartSec"), ["1s"]);
+    // 0 disables the start-rate limit: however often it crashes, systemd keeps restarting it.
+    assert.deepEqual(values(text, "Unit", "StartLimitIntervalSec"), ["0"]);
+  });
+
+  it("bounds the gateway's memory, sized from the spec's body budget", () => {
+    const { high, max } = gatewayMemory(spec);
+    const text = unit("moat-gateway.service");
+    assert.deepEqual(values(text, "Service", "MemoryHigh"), [`${Math.ceil(high / 2 ** 20)}M`]);
+    assert.deepEqual(values(text, "Service", "MemoryMax"), [`${Math.ceil(max / 2 ** 20)}M`]);
+    // The example spec has Telegram (52 MiB uploads): 128 MiB + 6 × 68 MiB, and half again.
+    assert.deepEqual(values(text, "Service", "MemoryHigh"), ["536M"]);
+    assert.deepEqual(values(text, "Service", "MemoryMax"), ["804M"]);
   });
 
   it("puts the gateway address on moat0 idempotently", () => {

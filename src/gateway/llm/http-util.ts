@@ -1,31 +1,5 @@
-// Small HTTP helpers shared by the LLM routes and the Telegram relay.
+// Small HTTP helpers shared by the LLM routes and the Telegram relay (bodies: ../body-budget.ts).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-
-export class BodyTooLarge extends Error {}
-
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > limit) {
-      reject(new BodyTooLarge(`request body over ${limit} bytes`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new BodyTooLarge(`request body over ${limit} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-    req.on("aborted", () => reject(new Error("client aborted")));
-  });
-}
 
 export function sendJson(
   res: ServerResponse,

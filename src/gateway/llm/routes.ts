@@ -10,11 +10,13 @@ import { llmPlaceholder, upstreamBaseUrl } from "../../spec/derive.js";
 import type { LlmProvider, MoatSpec } from "../../spec/schema.js";
 import { readSecret } from "../../spec/secrets.js";
 import { compileAcl } from "../acl.js";
+import { BodyBudget, BodyRefused, bodyLimitsFor, LLM_MAX_BODY } from "../body-budget.js";
+import { checkUpstreamHead } from "../upstream-head.js";
 import { admitLlmCall, type Forward, type ProviderPolicy } from "./admission.js";
 import { Budget, FileBudgetStore, type Reservation } from "./budget.js";
 import { swapCredential, withoutHopByHop } from "./credential.js";
 import { providerErrorBody } from "./errors.js";
-import { BodyTooLarge, readBody, requestTarget, safeSuffix, sendJson } from "./http-util.js";
+import { requestTarget, safeSuffix, sendJson } from "./http-util.js";
 import { llmMetrics } from "./metrics.js";
 import { costOf, type PriceSource } from "./prices.js";
 import { guardedLookup, type UpstreamOptions, upstreamAgent, upstreamRefusal } from "./upstream.js";
@@ -66,6 +68,8 @@ export interface LlmDeps extends UpstreamOptions {
   // The swap is injectable only so the tests can show they notice when it is switched off.
   swap?: typeof swapCredential;
   maxRequestBytes?: number;
+  // Shared with the Telegram relay: bytes held across requests, per-client bodies, deadline.
+  bodyBudget?: BodyBudget;
   // Longest silence from a provider mid-reply before the call is cut (long thinking is silent).
   upstreamIdleMs?: number;
   // The process's one Budget, kept across reloads (its limits are the caller's to set).
@@ -125,7 +129,8 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
   const metrics = llmMetrics(deps.registry ?? new Registry(), budget, [...providers.keys()]);
   const swap = deps.swap ?? swapCredential;
   const audit = deps.audit ?? (() => {});
-  const maxRequestBytes = deps.maxRequestBytes ?? 32 << 20;
+  const maxRequestBytes = deps.maxRequestBytes ?? LLM_MAX_BODY;
+  const bodies = deps.bodyBudget ?? new BodyBudget(bodyLimitsFor(spec));
   const idleMs = deps.upstreamIdleMs ?? 300_000;
   const tlsAgent = upstreamAgent(spec.egress.allowCidrs, deps);
   // Plain http only for an owner's local model server (openai-compatible baseUrl http://…).
@@ -198,9 +203,9 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
 
     let body: Buffer;
     try {
-      body = await readBody(req, maxRequestBytes);
+      body = await bodies.read(req, res, maxRequestBytes);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return fail(413, "refused", err.message);
+      if (err instanceof BodyRefused) return fail(err.status, "refused", err.message);
       res.destroy();
       return;
     }
@@ -349,7 +354,7 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         reply?.resume();
       });
 
-      upstream.on("error", (err) => {
+      const upstreamFailed = (err: Error) => {
         const timeout = err.message.includes("timeout");
         const status = timeout ? 504 : 502;
         if (!res.headersSent) {
@@ -360,10 +365,32 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
         const billing = reached ? "reservation" : "none";
         finish({ status, outcome: "upstream_error", reason: err.message, stream: false, billing });
         resolve();
+      };
+      upstream.on("error", upstreamFailed);
+
+      // A 101 the gateway never asked for: Node would otherwise leave the call hanging.
+      upstream.on("upgrade", (_up, socket) => {
+        socket.destroy();
+        upstreamFailed(new Error("sent status 101 to a request that asked for no upgrade"));
       });
 
       upstream.on("response", (up) => {
         reply = up;
+        const head = checkUpstreamHead(up.statusCode, up.statusMessage, up.rawHeaders);
+        if (!head.ok) {
+          up.resume();
+          if (!agentGone) sendJson(res, 502, providerErrorBody(provider.kind, 502, `moat: ${head.reason}`));
+          // The provider answered, so it may have billed: charge the reservation.
+          finish({
+            status: 502,
+            outcome: "upstream_error",
+            reason: head.reason,
+            stream: false,
+            billing: "reservation",
+          });
+          resolve();
+          return;
+        }
         const status = up.statusCode ?? 502;
         const stream = /^text\/event-stream/i.test(String(up.headers["content-type"] ?? ""));
         if (!agentGone) {

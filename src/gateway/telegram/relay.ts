@@ -9,8 +9,9 @@ import { Counter, Registry } from "prom-client";
 import { TELEGRAM_API, TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import { compileAcl } from "../acl.js";
+import { BodyBudget, BodyRefused, bodyLimitsFor, TELEGRAM_MAX_UPLOAD } from "../body-budget.js";
 import { withoutHopByHop } from "../llm/credential.js";
-import { BodyTooLarge, readBody, requestTarget, safeSuffix, sendJson } from "../llm/http-util.js";
+import { requestTarget, safeSuffix, sendJson } from "../llm/http-util.js";
 import { type UpstreamOptions, upstreamAgent } from "../llm/upstream.js";
 import { ANSWERS, admitTelegramCall, targetChat } from "./methods.js";
 import { encodeCall, parseCall } from "./params.js";
@@ -47,6 +48,8 @@ export interface TelegramDeps extends UpstreamOptions {
   judge?: typeof filterUpdates;
   methodCheck?: typeof admitTelegramCall;
   maxUploadBytes?: number;
+  // Shared with the LLM routes: bytes held across requests, per-client bodies, deadline.
+  bodyBudget?: BodyBudget;
   // A reload's new relay continues from the old one's memory: its offset, the queries it
   // delivered, the drops it logged.
   memory?: RelayMemory;
@@ -120,7 +123,8 @@ export function createTelegramRelay(
   const root = new URL(deps.apiRoot ?? TELEGRAM_API);
   const tls = root.protocol === "https:";
   const agent = tls ? upstreamAgent(spec.egress.allowCidrs, deps) : new http.Agent({ keepAlive: true });
-  const maxUpload = deps.maxUploadBytes ?? 52 << 20; // the Bot API's own upload limit is 50 MB
+  const maxUpload = deps.maxUploadBytes ?? TELEGRAM_MAX_UPLOAD;
+  const bodies = deps.bodyBudget ?? new BodyBudget(bodyLimitsFor(spec));
   const memory: RelayMemory = deps.memory ?? {
     keeper: { confirmedBelow: 0 },
     queries: new DeliveredQueries(),
@@ -176,6 +180,11 @@ export function createTelegramRelay(
       });
       req.on("timeout", () => req.destroy(new Error("Bot API timeout")));
       req.on("response", resolve);
+      // A 101 the relay never asked for would otherwise leave the call hanging.
+      req.on("upgrade", (_res, socket) => {
+        socket.destroy();
+        reject(new Error("Bot API sent status 101 to a request that asked for no upgrade"));
+      });
       req.on("error", reject);
       req.end(body);
     });
@@ -285,9 +294,9 @@ export function createTelegramRelay(
       const method = call?.[2] as string;
       let body: Buffer;
       try {
-        body = await readBody(req, maxUpload);
+        body = await bodies.read(req, res, maxUpload);
       } catch (err) {
-        if (err instanceof BodyTooLarge) return answer(res, 413, `Request Entity Too Large: ${err.message}`);
+        if (err instanceof BodyRefused) return answer(res, err.status, `moat: ${err.message}`);
         res.destroy();
         return;
       }

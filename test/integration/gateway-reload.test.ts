@@ -27,7 +27,8 @@ interface Shape {
   port?: number;
 }
 
-// 7 output tokens per fake reply, input priced at 0: outputPerMTok 100000 is $0.70 a call.
+// 7 output tokens per fake reply, input priced at 0: outputPerMTok 100000 is $0.70 a call. The
+// call asks for max_tokens 7, so the gateway's worst-case reservation is that same $0.70.
 function yaml(s: Shape): string {
   const llm = [
     s.claude
@@ -54,13 +55,13 @@ gateway: { address: 198.18.0.1, port: ${s.port ?? 3128}, metricsPort: 9464 }
 const START: Shape = {
   from: A,
   chat: G1,
-  gpt: { dailyUsd: 0.5, outputPerMTok: 100_000 },
+  gpt: { dailyUsd: 1, outputPerMTok: 100_000 },
   egress: ["docs.example.test"],
 };
 const NEXT: Shape = {
   from: B,
   chat: G2,
-  gpt: { dailyUsd: 2, outputPerMTok: 200_000 },
+  gpt: { dailyUsd: 3, outputPerMTok: 200_000 },
   claude: true,
   egress: [],
 };
@@ -128,7 +129,7 @@ const askGpt = () =>
     "-H",
     "content-type: application/json",
     "-d",
-    JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] }),
+    JSON.stringify({ model: "gpt-4o-mini", max_tokens: 7, messages: [{ role: "user", content: "hi" }] }),
     `${GATEWAY}/llm/gpt/chat/completions`,
   ]);
 const askClaude = () =>
@@ -209,7 +210,7 @@ describe("SIGHUP reloads everything, or nothing", { concurrency: false }, () => 
     const first = await charged();
     assert.equal(first.status, 200);
     assert.ok(Math.abs(first.cost - 0.7) < 1e-9, `price: ${first.cost}`);
-    assert.equal(askGpt().status, 429, "$0.70 spent of a $0.50 budget");
+    assert.equal(askGpt().status, 429, "$0.70 spent of a $1 budget: another $0.70 does not fit");
     assert.equal(connectTo("docs.example.test"), 200);
   });
 

@@ -6,27 +6,25 @@ import { sh } from "./shell.js";
 import type { Observations } from "./types.js";
 
 // The agent's uids cannot read root's home; prefer the system-wide Node host apply installs.
-export const nodeForProbes = () => (existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath);
+const nodeForProbes = () => (existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath);
+
+// Node run as `uid` (its own gid, no supplementary groups), as the agent's processes run.
+export const nodeAsUid = (uid: number) => [
+  "setpriv",
+  `--reuid=${uid}`,
+  `--regid=${uid}`,
+  "--clear-groups",
+  nodeForProbes(),
+];
 
 export async function probeAsUid(
   uid: number,
   targets: ProbeTarget[],
   limitMs = 2000,
 ): Promise<ProbeOutcome[]> {
-  const r = await sh(
-    [
-      "setpriv",
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      "--clear-groups",
-      nodeForProbes(),
-      "-e",
-      PROBE_SCRIPT,
-      JSON.stringify(targets),
-      String(limitMs),
-    ],
-    { timeoutMs: limitMs + 4000 },
-  );
+  const r = await sh([...nodeAsUid(uid), "-e", PROBE_SCRIPT, JSON.stringify(targets), String(limitMs)], {
+    timeoutMs: limitMs + 4000,
+  });
   if (r.code !== 0)
     throw new Error(`probe as uid ${uid} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`);
   return JSON.parse(r.stdout) as ProbeOutcome[];

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import type { MoatSpec } from "../../spec/schema.js";
-import { nodeForProbes } from "../probes.js";
+import { nodeAsUid } from "../probes.js";
 import { type Check, fail, pass, type Verdict } from "../types.js";
 import { subuidProbe } from "./network.js";
 
@@ -41,19 +41,11 @@ interface UidListener {
 }
 
 function listenAs(uid: number, lifetimeMs: number): Promise<UidListener> {
-  const child = spawn(
-    "setpriv",
-    [
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      "--clear-groups",
-      nodeForProbes(),
-      "-e",
-      LISTENER,
-      String(lifetimeMs),
-    ],
-    { cwd: "/", stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const [cmd, ...args] = nodeAsUid(uid);
+  const child = spawn(cmd as string, [...args, "-e", LISTENER, String(lifetimeMs)], {
+    cwd: "/",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return new Promise((resolve, reject) => {
     let err = "";
     child.stderr.on("data", (d: Buffer) => {

@@ -11,7 +11,13 @@ import {
 import { PULLED_ARCHIVE } from "../../src/host/pull.js";
 import { type AgentSeen, composeUp, planAgent, postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
-import { gatewayProblems, planGateway } from "../../src/host/steps/gateway.js";
+import {
+  gatewayDirs,
+  gatewayFiles,
+  gatewayProblems,
+  planGateway,
+  SPEC_ON_VM,
+} from "../../src/host/steps/gateway.js";
 import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
 import { planTun, TUN_TMPFILES, tunFile } from "../../src/host/steps/rootless-docker.js";
 import { planUsers, subidFile } from "../../src/host/steps/users.js";
@@ -226,6 +232,35 @@ describe("host apply: gateway secrets", () => {
       units: {},
     });
     assert.match(JSON.stringify(plan), /outside \/etc\/moat-secrets/);
+  });
+});
+
+describe("host apply: the gateway picks up a changed moat.yaml", () => {
+  // A converged gateway running `running`; host apply brings `next`.
+  const planFor = (running: string, next: string) => {
+    const ctx = context(next);
+    const seenFile = (f: { path: string; content: string; mode: number; owner: string; group: string }) =>
+      asSeen(f.path, f.path === SPEC_ON_VM ? running : f.content, f.mode, f.owner, f.group);
+    const unit = { enabled: "enabled", active: "active" };
+    return planGateway(ctx, {
+      files: new Map(gatewayFiles(ctx, { envValues: {} }).map((f) => [f.path, seenFile(f)])),
+      dirs: new Map(gatewayDirs(ctx).map(([p, mode, o, g]) => [p, asSeen(p, null, mode, o, g)])),
+      secretFiles: [],
+      envValues: {},
+      units: { "moat-gateway-net.service": unit, "moat-gateway.service": unit },
+    }).flatMap((a) => (a.kind === "run" && a.argv[0] === "systemctl" ? [a.argv.slice(1).join(" ")] : []));
+  };
+  const withGateway = (g: string) => `${SPEC_YAML}gateway: { ${g} }\n`;
+
+  it("reloads for a change a reload applies", () => {
+    const egress = `${SPEC_YAML}egress: { allow: [example.org] }\n`;
+    assert.deepEqual(planFor(SPEC_YAML, egress), ["reload moat-gateway.service"]);
+    assert.deepEqual(planFor(SPEC_YAML, SPEC_YAML), []);
+  });
+  it("restarts when the listeners move, which a reload refuses", () => {
+    for (const moved of ["port: 3129", "metricsPort: 9465"]) {
+      assert.deepEqual(planFor(SPEC_YAML, withGateway(moved)), ["restart moat-gateway.service"], moved);
+    }
   });
 });
 

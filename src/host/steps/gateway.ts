@@ -5,8 +5,10 @@
 
 import { dirname } from "node:path";
 import { pullListenAddress } from "../../gateway/pull-listener.js";
+import { restartNeeded } from "../../gateway/reload.js";
 import { LOG_DIR, onVm, SECRETS_DIR, STATE_DIR } from "../../render/paths.js";
 import { GATEWAY_NET_UNIT, GATEWAY_UNIT } from "../../render/systemd.js";
+import { parseSpec } from "../../spec/load.js";
 import type { SecretRef } from "../../spec/schema.js";
 import { secretFields } from "../../spec/secrets.js";
 import { HOST_STATE_DIR, planFiles, unitFile, writesAny } from "../files.js";
@@ -149,6 +151,12 @@ export function planGateway(ctx: PlanContext, seen: GatewaySeen): Action[] {
       argv: ["systemctl", "restart", GATEWAY_UNIT],
       why: "restart the gateway with its new unit or secrets",
     });
+  else if (configChanged && listenersMove(ctx, seen))
+    actions.push({
+      kind: "run",
+      argv: ["systemctl", "restart", GATEWAY_UNIT],
+      why: `restart the gateway: ${listenersMove(ctx, seen)}`,
+    });
   else if (configChanged)
     actions.push({
       kind: "run",
@@ -156,6 +164,14 @@ export function planGateway(ctx: PlanContext, seen: GatewaySeen): Action[] {
       why: "the gateway re-reads moat.yaml (SIGHUP)",
     });
   return actions;
+}
+
+// A reload refuses a spec that moves the gateway's listeners (gateway/reload.ts), so such a change
+// is a restart; the spec the gateway runs is the one on the VM.
+function listenersMove(ctx: PlanContext, seen: GatewaySeen): string | undefined {
+  const running = seen.files.get(SPEC_ON_VM)?.content;
+  const parsed = running ? parseSpec(running) : undefined;
+  return parsed?.ok ? restartNeeded(parsed.spec, ctx.spec) : undefined;
 }
 
 // The gateway runs as its own uid and listens on its address (metrics and host apply's pulls on

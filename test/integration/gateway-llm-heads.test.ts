@@ -21,7 +21,8 @@ const HEADS = MALFORMED_RESPONSES.filter((c) => c.expect === 502 && c.close === 
   (a, b) => Number(b.name.startsWith("status")) - Number(a.name.startsWith("status")),
 );
 
-function post(port: number, path: string, auth: string) {
+// The case rides in a header: the route forwards its inference endpoint only.
+function post(port: number, path: string, auth: string, testCase: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request(
       {
@@ -29,7 +30,7 @@ function post(port: number, path: string, auth: string) {
         port,
         path,
         method: "POST",
-        headers: { authorization: auth, "content-type": "application/json" },
+        headers: { authorization: auth, "content-type": "application/json", "x-moat-case": testCase },
       },
       (res) => {
         let body = "";
@@ -58,7 +59,7 @@ describe("llm route: malformed provider heads", { timeout: 30_000 }, () => {
     provider = createTcp((s) => {
       s.on("error", () => {});
       s.once("data", (d: Buffer) => {
-        const name = /\/case\/([\w-]+)/.exec(d.toString("latin1"))?.[1];
+        const name = /^x-moat-case: ([\w-]+)/im.exec(d.toString("latin1"))?.[1];
         const c = MALFORMED_RESPONSES.find((m) => m.name === name);
         s.end(Buffer.from(c?.bytes ?? "HTTP/1.1 404 Nope\r\ncontent-length: 0\r\n\r\n", "latin1"));
       });
@@ -70,7 +71,7 @@ version: 1
 name: heads
 target: { kind: lab }
 llm:
-  - { name: local, kind: openai-compatible, apiKey: { env: K }, baseUrl: "http://openai.fake.test:${upstreamPort}/v1", models: [m] }
+  - { name: local, kind: openai-compatible, apiKey: { env: K }, baseUrl: "http://openai.fake.test:${upstreamPort}/v1", models: [m], prices: { m: { inputPerMTok: 0, outputPerMTok: 0 } } }
 `);
     placeholder = llmPlaceholder(spec.llm[0] as (typeof spec.llm)[number]);
     routes = createLlmRoutes(
@@ -93,7 +94,7 @@ llm:
 
   test("each bad head is a 502 in the provider's error shape, and the route keeps serving", async () => {
     for (const c of HEADS) {
-      const r = await post(port, `/llm/local/case/${c.name}`, `Bearer ${placeholder}`);
+      const r = await post(port, "/llm/local/chat/completions", `Bearer ${placeholder}`, c.name);
       assert.equal(r.status, 502, `${c.name}: ${r.body}`);
       assert.match(r.body, /moat: upstream /, c.name);
     }

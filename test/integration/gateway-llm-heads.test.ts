@@ -54,6 +54,7 @@ describe("llm route: malformed provider heads", { timeout: 30_000 }, () => {
   let routes: LlmRoutes;
   let port = 0;
   let placeholder = "";
+  let spec: ReturnType<typeof specFrom>;
 
   before(async () => {
     provider = createTcp((s) => {
@@ -66,17 +67,18 @@ describe("llm route: malformed provider heads", { timeout: 30_000 }, () => {
     });
     await new Promise<void>((r) => provider.listen(0, "127.0.0.1", () => r()));
     const upstreamPort = (provider.address() as AddressInfo).port;
-    const spec = specFrom(`
+    spec = specFrom(`
 version: 1
 name: heads
 target: { kind: lab }
 llm:
   - { name: local, kind: openai-compatible, apiKey: { env: K }, baseUrl: "http://openai.fake.test:${upstreamPort}/v1", models: [m], prices: { m: { inputPerMTok: 0, outputPerMTok: 0 } } }
+  - { name: gone, kind: openai-compatible, apiKey: { env: K }, baseUrl: "http://nowhere.test/v1", models: [m], prices: { m: { inputPerMTok: 1, outputPerMTok: 1 } }, budget: { dailyUsd: 5 } }
 `);
     placeholder = llmPlaceholder(spec.llm[0] as (typeof spec.llm)[number]);
     routes = createLlmRoutes(
       spec,
-      { local: "sk-real-local" },
+      { local: "sk-real-local", gone: "sk-real-gone" },
       { lookup: loopbackLookup, stateDir, audit: (r) => audit.push(r) },
     );
     const router = new InternalRouter().prefix("/llm", routes.handle);
@@ -104,5 +106,15 @@ llm:
       bad.some((a) => /reason phrase with a control character/.test(a.reason ?? "")),
       JSON.stringify(bad),
     );
+  });
+
+  // The lookup of its host fails at once: the provider never saw the call, so it costs nothing.
+  test("a provider that was never reached charges nothing", async () => {
+    const gone = llmPlaceholder(spec.llm[1] as (typeof spec.llm)[number]);
+    const r = await post(port, "/llm/gone/chat/completions", `Bearer ${gone}`, "none");
+    assert.equal(r.status, 502, r.body);
+    const line = audit.filter((a) => a.provider === "gone").at(-1);
+    assert.equal(line?.charged, "none", JSON.stringify(line));
+    assert.equal(line?.spentTodayUsd, 0);
   });
 });

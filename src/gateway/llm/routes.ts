@@ -337,7 +337,8 @@ export function createLlmRoutes(spec: MoatSpec, keys: Record<string, string>, de
       upstream.on("socket", (s) => {
         s.setNoDelay(true);
         // A kept-alive socket is connected already; a new one counts once its handshake is done.
-        if (!s.connecting) reached = true;
+        // A new socket whose lookup failed at once is not connecting either, but has no peer.
+        if (!s.connecting && s.remoteAddress !== undefined) reached = true;
         else s.once(tls ? "secureConnect" : "connect", () => (reached = true));
       });
       upstream.on("timeout", () => upstream.destroy(new Error("upstream idle timeout")));

@@ -134,6 +134,13 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
       "docker",
       "exec",
       `moat-${NAME}-agent`,
+      // Busybox wget sends --post-data as a GET when it goes through a proxy, and the route
+      // forwards only POSTs to the inference endpoint: talk to the gateway's address directly.
+      "env",
+      "-u",
+      "http_proxy",
+      "-u",
+      "HTTP_PROXY",
       "wget",
       "-q",
       "-O-",

@@ -6,10 +6,12 @@
 // api.openai.com, api.anthropic.com and api.telegram.org (test CA). `gw` runs the real
 // `moat gateway` with the real secrets; `agent` runs the SDKs and grammY with placeholders and
 // has no route anywhere but the gateway.
+
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { makeTestPki } from "../../src/lab/pki.js";
 import { inNs, TestNet } from "./netns.js";
@@ -53,13 +55,13 @@ export class Proc {
     what: string,
     ms = 20_000,
   ): Promise<T> {
-    const deadline = Date.now() + ms;
+    const deadline = performance.now() + ms;
     for (;;) {
       const hit = this.lines.find(pick);
       if (hit) return hit as T;
       if (this.child.exitCode !== null)
         throw new Error(`${what}: exited ${this.child.exitCode}: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`${what}: timed out; stderr: ${this.stderr}`);
+      if (performance.now() > deadline) throw new Error(`${what}: timed out; stderr: ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }
@@ -201,9 +203,9 @@ export class AgentLab {
 }
 
 export async function waitUntil(check: () => boolean, what: () => string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = performance.now() + ms;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    if (performance.now() > deadline) throw new Error(`timed out: ${what()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

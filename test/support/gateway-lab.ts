@@ -5,10 +5,12 @@
 // `inet` plays the internet: a DNS server we control, and fake hosts on "public" addresses
 // plus a fake metadata service on 169.254.169.254 and a private host on 10.9.9.9 that must
 // never be reached. `gw` runs the gateway and a loopback canary it must never reach either.
+
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { inNs, run, TestNet } from "./netns.js";
 
@@ -112,11 +114,11 @@ export class Watched {
   }
 
   async waitFor(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = performance.now() + timeoutMs;
     while (!check()) {
       if (this.proc.exitCode !== null)
         throw new Error(`${what}: process exited (${this.proc.exitCode}): ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`${what}: timed out; stderr: ${this.stderr}`);
+      if (performance.now() > deadline) throw new Error(`${what}: timed out; stderr: ${this.stderr}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 200);
@@ -313,7 +315,14 @@ export class GatewayLab {
     };
     const proc = this.net.spawn(this.gw, "node", args, { cwd: REPO, env });
     const watched = new Watched(proc);
-    await watched.waitFor(() => watched.stderr.includes("listening on"), "gateway start");
+    // Deadlines are monotonic (a wall-clock step must not fail a start), and a gateway that did not
+    // come up is killed, so it cannot hold the next one's ports.
+    await watched
+      .waitFor(() => watched.stderr.includes("listening on"), "gateway start")
+      .catch((err) => {
+        proc.kill("SIGKILL");
+        throw err;
+      });
     const g: GatewayProc = {
       watched,
       auditFile,

@@ -143,6 +143,7 @@ export function planGateway(ctx: PlanContext, seen: GatewaySeen): Action[] {
       argv: ["systemctl", "start", GATEWAY_NET_UNIT],
       why: "put the gateway address up",
     });
+  const moved = configChanged ? listenersMove(ctx, seen) : undefined;
   if (!gatewayActive)
     actions.push({ kind: "run", argv: ["systemctl", "start", GATEWAY_UNIT], why: "start the gateway" });
   else if (unitsChanged || writesAny(fileActions, [GATEWAY_ENV_FILE]))
@@ -151,11 +152,11 @@ export function planGateway(ctx: PlanContext, seen: GatewaySeen): Action[] {
       argv: ["systemctl", "restart", GATEWAY_UNIT],
       why: "restart the gateway with its new unit or secrets",
     });
-  else if (configChanged && listenersMove(ctx, seen))
+  else if (moved)
     actions.push({
       kind: "run",
       argv: ["systemctl", "restart", GATEWAY_UNIT],
-      why: `restart the gateway: ${listenersMove(ctx, seen)}`,
+      why: `restart the gateway: ${moved}`,
     });
   else if (configChanged)
     actions.push({

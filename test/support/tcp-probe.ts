@@ -35,9 +35,15 @@ export async function startListener(
     uid === undefined
       ? net.spawn(ns, process.execPath, args)
       : net.spawn(ns, "setpriv", [...asUid(uid), process.execPath, ...args], { cwd: "/" });
-  await new Promise<void>((resolve, reject) => {
+  await untilReady(child, `listener in ${ns}`);
+  return child;
+}
+
+// Resolves once the child prints "ready"; its stderr goes into the error if it exits or stalls.
+export function untilReady(child: ChildProcess, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     let err = "";
-    const timer = setTimeout(() => reject(new Error(`listener in ${ns} not ready: ${err}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`${what} not ready: ${err}`)), 5000);
     child.stderr?.on("data", (d) => {
       err += d;
     });
@@ -49,10 +55,9 @@ export async function startListener(
     });
     child.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`listener in ${ns} exited ${code}: ${err}`));
+      reject(new Error(`${what} exited ${code}: ${err}`));
     });
   });
-  return child;
 }
 
 const CLIENT = `

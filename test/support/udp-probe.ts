@@ -3,7 +3,7 @@
 import type { ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
 import type { TestNet } from "./netns.js";
-import { asUid } from "./tcp-probe.js";
+import { asUid, untilReady } from "./tcp-probe.js";
 
 const ECHO = `
 const s = require("node:dgram").createSocket(process.argv[1].includes(":") ? "udp6" : "udp4");
@@ -21,19 +21,7 @@ export async function startUdpEcho(
   const child = net.spawn(ns, "setpriv", [...asUid(uid), process.execPath, "-e", ECHO, host, String(port)], {
     cwd: "/",
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`udp echo in ${ns} not ready`)), 5000);
-    child.stdout?.on("data", (d: Buffer) => {
-      if (d.toString().includes("ready")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`udp echo in ${ns} exited ${code}`));
-    });
-  });
+  await untilReady(child, `udp echo in ${ns}`);
   return child;
 }
 

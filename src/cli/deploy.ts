@@ -9,7 +9,9 @@ import { isCloud } from "../deploy/plan.js";
 import { DeployProblem } from "../deploy/problem.js";
 import { loadSpecFile } from "../spec/load.js";
 import { SecretUnavailable } from "../spec/secrets.js";
+import { formatVmStatus, vmProblems } from "../status/format.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
+import { observeWhere } from "./where.js";
 
 const deployModule = () => import("../deploy/deploy.js");
 
@@ -19,7 +21,7 @@ const progress: Progress = {
 };
 
 // Failures deploy can explain become one clear line; anything else is a bug and keeps its stack.
-async function explained<T>(run: () => Promise<T>): Promise<T> {
+export async function explained<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
@@ -118,40 +120,55 @@ export function registerDeploy(program: Command): void {
 
   program
     .command("status")
-    .description("what deploy left: Terraform outputs, whether the host answers, and its moat verify")
+    .description(
+      "on a Moat VM: the agent, the gateway, today's spend and the last verify; from the operator's machine: also what deploy left and a fresh verify, over SSH",
+    )
     .option(...configOption)
     .option("--dir <dir>", "deploy directory (default .moat/<name>)")
     .option("-i, --identity <file>", "SSH private key")
+    .option("--local", "report on this machine as a Moat VM even where a deploy state is found")
     .option("--json", "print the status as JSON")
-    .action(async (opts: { config: string; dir?: string; identity?: string; json?: boolean }) => {
-      const quiet: Progress = { step: () => {}, line: () => {} };
-      const { status } = await deployModule();
-      const r = await explained(() =>
-        status({
-          config: opts.config,
-          ...(opts.dir && { dir: opts.dir }),
-          ...(opts.identity && { identity: opts.identity }),
-          progress: opts.json ? quiet : progress,
-        }),
-      );
-      const ok = r.reachable && !!r.verify?.summary.ok;
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      } else {
-        const s = r.state;
-        process.stdout.write(
-          `${s.name} (${s.target}) at ${s.user ?? "?"}@${s.host ?? "?"}${s.instanceId ? `, instance ${s.instanceId}` : ""}; last deployed ${s.lastDeployedAt}\n`,
+    .addHelpText(
+      "after",
+      "\nOn a Moat VM (where /etc/moat/moat.yaml exists) it reads that VM, as root. Beside a moat.yaml\n" +
+        "that `moat deploy` deployed from, it reaches the VM over deploy's pinned SSH connection.",
+    )
+    .action(
+      async (opts: { config: string; dir?: string; identity?: string; local?: boolean; json?: boolean }) => {
+        if ((await observeWhere(opts)) === "vm")
+          return (await import("./vm-status.js")).localStatus(!!opts.json);
+        const quiet: Progress = { step: () => {}, line: () => {} };
+        const { status } = await deployModule();
+        const r = await explained(() =>
+          status({
+            config: opts.config,
+            ...(opts.dir && { dir: opts.dir }),
+            ...(opts.identity && { identity: opts.identity }),
+            progress: opts.json ? quiet : progress,
+          }),
         );
-        if (r.outputs) process.stdout.write(`terraform outputs: ${JSON.stringify(r.outputs)}\n`);
-        process.stdout.write(
-          r.reachable
-            ? `host: ${paint("green", "reachable")}\n`
-            : `host: ${paint("red", `unreachable (${r.reachError})`)}\n`,
-        );
-        if (r.verify) printVerify(r.verify);
-      }
-      if (!ok) process.exitCode = EXIT.failed;
-    });
+        const ok = r.reachable && !!r.verify?.summary.ok && (!r.vm || vmProblems(r.vm).length === 0);
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        } else {
+          const s = r.state;
+          process.stdout.write(
+            `${s.name} (${s.target}) at ${s.user ?? "?"}@${s.host ?? "?"}${s.instanceId ? `, instance ${s.instanceId}` : ""}; last deployed ${s.lastDeployedAt}\n`,
+          );
+          if (r.outputs) process.stdout.write(`terraform outputs: ${JSON.stringify(r.outputs)}\n`);
+          process.stdout.write(
+            r.reachable
+              ? `host: ${paint("green", "reachable")}\n`
+              : `host: ${paint("red", `unreachable (${r.reachError})`)}\n`,
+          );
+          if (r.verify) printVerify(r.verify);
+          if (r.vm) process.stdout.write(formatVmStatus(r.vm, new Date(), paint));
+          if (r.vmError)
+            process.stdout.write(`${paint("red", "moat status on the host failed:")} ${r.vmError}\n`);
+        }
+        if (!ok) process.exitCode = EXIT.failed;
+      },
+    );
 
   program
     .command("destroy")

@@ -6,6 +6,7 @@ import { registerGateway } from "./gateway.js";
 import { registerHost } from "./host.js";
 import { registerInit } from "./init.js";
 import { registerLab } from "./lab.js";
+import { registerLogs } from "./logs.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
 import { exitCodesHelp, runMain } from "./util.js";
@@ -28,5 +29,6 @@ registerHost(program);
 registerVerify(program);
 registerLab(program);
 registerDeploy(program);
+registerLogs(program);
 
 await runMain(program);

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { loadSpecFile } from "../spec/load.js";
 import { CHECKS } from "../verify/checks/index.js";
 import { formatJson, formatJunit, formatTable } from "../verify/format.js";
+import { LAST_VERIFY_FILE, lastVerifyRecord, writeLastVerify } from "../verify/last-result.js";
 import { liveObservations } from "../verify/observe.js";
 import { runChecks, summarise } from "../verify/run.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
@@ -31,6 +32,14 @@ export function registerVerify(program: Command): void {
       const summary = summarise(results, performance.now() - started);
       process.stdout.write(opts.json ? formatJson(results, summary) : formatTable(results, summary, paint));
       if (opts.junit) writeFileSync(opts.junit, formatJunit(results, summary));
+      // For `moat status`; a VM where it cannot be written still gets its verify result.
+      try {
+        writeLastVerify(lastVerifyRecord(results, summary, new Date(), only));
+      } catch (err) {
+        process.stderr.write(
+          `moat verify: could not record the result in ${LAST_VERIFY_FILE}: ${(err as Error).message}\n`,
+        );
+      }
       if (!summary.ok) process.exitCode = EXIT.failed;
     });
 }

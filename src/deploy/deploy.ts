@@ -11,6 +11,7 @@ import { MOAT_INSTALL_DIR } from "../render/paths.js";
 import { GATEWAY_UNIT } from "../render/systemd.js";
 import { parseSpec, SpecInvalid } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
+import type { VmStatus } from "../status/vm-status.js";
 import { type CapacityPolicy, capacitySchedule, isOutOfCapacity } from "./capacity.js";
 import { tofuVariables } from "./cloud-vars.js";
 import { KnownHosts } from "./known-hosts.js";
@@ -394,12 +395,22 @@ export const verifySummary = (v: VerifyReport): VerifySummary => ({
   skipped: v.summary.skipped,
 });
 
+// `moat status --local` on the VM: the agent, the gateway, today's spend, the last verify.
+export const remoteVmStatus = (p: Privileged) =>
+  remoteJson<VmStatus>(
+    p,
+    [RUNTIME_NODE, `${MOAT_INSTALL_DIR}/bin/moat.js`, "status", "--local", "--json"],
+    "moat status",
+  );
+
 export interface StatusResult {
   state: DeployState;
   outputs?: Record<string, unknown>;
   reachable: boolean;
   reachError?: string;
   verify?: VerifyReport;
+  vm?: VmStatus;
+  vmError?: string;
 }
 
 export async function status(opts: {
@@ -427,7 +438,14 @@ export async function status(opts: {
     try {
       result.reachable = true;
       opts.progress.step("status", "moat verify on the host");
-      result.verify = await remoteVerify(await privileged(remote));
+      const p = await privileged(remote);
+      result.verify = await remoteVerify(p);
+      // After verify, so the VM's own "last verify" is the one just run.
+      try {
+        result.vm = await remoteVmStatus(p);
+      } catch (err) {
+        result.vmError = (err as Error).message;
+      }
     } finally {
       remote.close();
     }
@@ -435,6 +453,49 @@ export async function status(opts: {
     result.reachError = (err as Error).message;
   }
   return result;
+}
+
+// `moat logs` from the operator's machine: the VM's `moat logs --local …` over the pinned
+// connection, its lines handed on as they arrive. With follow, Ctrl-C closes the remote
+// command's stdin, which ends it (--until-stdin-closes), and then the connection.
+export async function remoteLogs(opts: {
+  config: string;
+  dir?: string;
+  identity?: string;
+  args: string[];
+  follow: boolean;
+  onLine: (line: string) => void;
+  onStderrLine: (line: string) => void;
+}): Promise<void> {
+  const { spec } = loadDeploySpec(opts.config);
+  const dir = deployDir(opts.config, spec, opts.dir);
+  const state = readState(dir);
+  if (!state?.host || !state.user)
+    throw new DeployFailed(`not deployed from here: no host in ${join(dir, STATE_FILE)}`);
+  const auth = sshAuth(opts.identity ?? (spec.target.kind === "ssh" ? spec.target.identityFile : undefined));
+  const quiet: Progress = { step: () => {}, line: () => {} };
+  const remote = await connect(spec, dir, state.host, state.user, auth, state, 20_000, quiet);
+  try {
+    const p = await privileged(remote);
+    let interrupted = () => {};
+    const stop = new Promise<void>((r) => {
+      interrupted = r;
+    });
+    if (opts.follow) process.once("SIGINT", interrupted);
+    const r = await remote.run(
+      `${p.sudo}${[RUNTIME_NODE, `${MOAT_INSTALL_DIR}/bin/moat.js`, ...opts.args].map(q).join(" ")}`,
+      {
+        onStdoutLine: opts.onLine,
+        onStderrLine: opts.onStderrLine,
+        ...(opts.follow && { stdinOpenUntil: stop }),
+      },
+    );
+    process.off("SIGINT", interrupted);
+    interrupted();
+    if (r.code !== 0) throw new DeployFailed(`moat logs on ${state.host} exited ${r.code}`);
+  } finally {
+    remote.close();
+  }
 }
 
 export async function destroy(opts: { config: string; dir?: string; progress: Progress }): Promise<void> {

@@ -71,6 +71,9 @@ export interface RunResult {
 export interface RunOptions {
   // Written to the command's stdin, then closed.
   stdin?: string;
+  // Instead: stdin is held open until this settles, then closed (a long-running remote command
+  // that ends when its stdin does, like `moat logs --follow --until-stdin-closes`).
+  stdinOpenUntil?: Promise<unknown>;
   onStdoutLine?: (line: string) => void;
   onStderrLine?: (line: string) => void;
 }
@@ -163,7 +166,8 @@ function remoteOf(client: InstanceType<typeof Client>, endpoint: SshEndpoint): R
             errLines.flush();
             resolve({ code: code ?? -1, stdout, stderr });
           });
-          stream.end(opts.stdin ?? "");
+          if (opts.stdinOpenUntil) opts.stdinOpenUntil.finally(() => stream.end());
+          else stream.end(opts.stdin ?? "");
         });
       }),
     upload: (local, remote, mode) =>

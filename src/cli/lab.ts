@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { runCloud } from "../lab/cloud.js";
 import { LabError, labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
+import { type LabLogSource, labLogs } from "../lab/logs.js";
 import { loadSpecFile } from "../spec/load.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 
@@ -88,6 +89,44 @@ export function registerLab(program: Command): void {
       }
       if (!s.up) process.exitCode = EXIT.failed;
     });
+
+  lab
+    .command("logs")
+    .description("the gateway's decisions (default), the agent container's log, or the fake cloud's requests")
+    .option(...configOption)
+    .option("-f, --follow", "keep printing as they come; Ctrl-C ends")
+    .option("--gateway", "the gateway's audit trail, readable (as `moat logs` prints it on a VM)")
+    .option("--agent", "the agent container's log (docker logs, as the agent's user)")
+    .option("--cloud", "the fake cloud's requests: metadata, DNS, LLM providers, Bot API, websites")
+    .action(
+      async (opts: {
+        config: string;
+        follow?: boolean;
+        gateway?: boolean;
+        agent?: boolean;
+        cloud?: boolean;
+      }) => {
+        const spec = loadSpecFile(opts.config);
+        const chosen = (["gateway", "agent", "cloud"] as const).filter((s) => opts[s]);
+        if (chosen.length > 1)
+          throw new CliFailure(
+            `pick one of --gateway, --agent, --cloud (got ${chosen.map((c) => `--${c}`).join(", ")})`,
+          );
+        if (process.getuid?.() !== 0) throw new CliFailure("moat lab runs as root");
+        // Ctrl-C ends a follow; without one, it interrupts as usual.
+        const until = opts.follow
+          ? new Promise<void>((resolve) => process.once("SIGINT", () => resolve()))
+          : new Promise<void>(() => {});
+        const source: LabLogSource = chosen[0] ?? "gateway";
+        const code = await labLogs(spec, {
+          source,
+          follow: !!opts.follow,
+          write: (line) => process.stdout.write(`${line}\n`),
+          until,
+        }).catch(rethrow);
+        if (code !== 0) process.exitCode = EXIT.failed;
+      },
+    );
 
   lab
     .command("down")

@@ -4,7 +4,7 @@
 // Terraform step (capacity retry across availability domains, its limit, re-runs creating
 // nothing, destroy); and a changed host key refused.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -18,6 +18,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { isRefusal, parseAuditLine } from "../../src/gateway/audit-format.js";
 import { installFakeTofu } from "../support/fake-tofu.js";
 import { labSpec, VM_NODE } from "../support/host-lab.js";
 import { busyboxRootfsTar } from "../support/moat-package.js";
@@ -49,6 +50,13 @@ egress:
 `,
     target,
   );
+
+interface VmStatusJson {
+  agent: { container: string; state: string; since?: string };
+  gateway: { active: string; metrics: string; openTunnels?: number };
+  spend: unknown[];
+  lastVerify?: { at: string; summary: { ok: boolean } };
+}
 
 interface Run {
   code: number | null;
@@ -253,6 +261,125 @@ describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
     const text = moat(["status", "-c", "ssh.yaml", "--dir", sshDir]);
     assert.match(text.stdout, /dep \(ssh\) at root@203\.0\.113\.2/);
     assert.match(text.stdout, /host: reachable/);
+  });
+
+  it("moat status: the VM's own status over the same SSH: agent, gateway, spend, the verify just run", () => {
+    const r = moat(["status", "-c", "ssh.yaml", "--dir", sshDir, "--json"]);
+    assert.equal(r.code, 0, show(r));
+    const vm = (JSON.parse(r.stdout) as { vm: VmStatusJson }).vm;
+    assert.equal(vm.agent.container, "moat-dep-agent");
+    assert.equal(vm.agent.state, "running");
+    assert.ok(vm.agent.since && Date.parse(vm.agent.since) < Date.now());
+    assert.match(vm.gateway.active, /^active \(running\)$/);
+    assert.equal(vm.gateway.metrics, "ok");
+    assert.equal(typeof vm.gateway.openTunnels, "number");
+    assert.deepEqual(
+      (vm.spend as { provider: string; source: string }[]).map((p) => [p.provider, p.source]),
+      [["main", "metrics"]],
+    );
+    // Recorded by the verify this status ran a moment before.
+    assert.equal(vm.lastVerify?.summary.ok, true);
+    assert.ok(Date.now() - Date.parse(vm.lastVerify?.at ?? "") < 120_000, vm.lastVerify?.at);
+    const text = moat(["status", "-c", "ssh.yaml", "--dir", sshDir]);
+    console.log(text.stdout.replace(/^/gm, "# "));
+    assert.match(text.stdout, /agent {4}moat-dep-agent running since \S+ \(\d+ (s|min) ago\)/);
+    assert.match(
+      text.stdout,
+      /gateway {2}moat-gateway\.service active \(running\) since .*, \d+ open tunnels/,
+    );
+    assert.match(text.stdout, /spend {4}main: \$\d+\.\d{4} \(no budget\) today/);
+    assert.match(text.stdout, /verify {3}perimeter holds at /);
+    // On the VM itself it reads the VM, with no deploy state in sight.
+    const local = lab.vm.exec(["/opt/moat/node/bin/node", "/opt/moat/bin/moat.js", "status"]);
+    assert.equal(local.code, 0, `${local.stdout}\n${local.stderr}`);
+    assert.match(local.stdout, /^dep on this VM\n {2}agent {4}moat-dep-agent running/);
+  });
+
+  // The agent asks the gateway for a host nobody allowlisted (uid 2000 is the spec's agent; the
+  // Node deploy uses is readable to it, the bootstrap one under /root is not).
+  const agentAsksFor = (host: string) =>
+    lab.vm.must([
+      "setpriv",
+      "--reuid=2000",
+      "--regid=2000",
+      "--init-groups",
+      "/opt/moat/node/bin/node",
+      "-e",
+      `const s = require("net").connect(3128, "198.18.0.1", () => s.write("CONNECT ${host}:443 HTTP/1.1\\r\\nHost: ${host}:443\\r\\n\\r\\n")); s.on("data", (d) => { process.stdout.write(String(d)); s.destroy(); });`,
+    ]);
+
+  it("moat logs over SSH: --denied --json is the VM's own refusals, the one this test caused among them", () => {
+    assert.match(agentAsksFor("logs-probe.test"), /^HTTP\/1\.1 403/);
+    const r = moat(["logs", "-c", "ssh.yaml", "--dir", sshDir, "--denied", "--json"]);
+    assert.equal(r.code, 0, show(r));
+    const got = r.stdout.split("\n").filter(Boolean);
+    const onVm = lab.vm
+      .must(["cat", "/var/log/moat/gateway-audit.log"])
+      .split("\n")
+      .filter((l) => {
+        const rec = parseAuditLine(l);
+        return rec && isRefusal(rec);
+      });
+    assert.deepEqual(got, onVm);
+    assert.equal(got.filter((l) => l.includes('"host":"logs-probe.test"')).length, 1);
+    const text = moat(["logs", "-c", "ssh.yaml", "--dir", sshDir, "--denied", "--since", "10m"]);
+    assert.equal(text.code, 0, show(text));
+    assert.match(text.stdout, /Z {2}\S+ +CONNECT logs-probe\.test:443 {2}DENY {2}not-allowlisted: /);
+  });
+
+  it("moat logs --follow over SSH: a new refusal arrives, and Ctrl-C ends it and the remote side", async () => {
+    const child = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        opNs,
+        process.execPath,
+        join(REPO, "bin/moat.js"),
+        "logs",
+        "-c",
+        "ssh.yaml",
+        "--dir",
+        sshDir,
+        "--follow",
+        "--denied",
+      ],
+      {
+        cwd: work,
+        env: { PATH: process.env.PATH ?? "", HOME: home, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const until = async (check: () => boolean, what: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`${what}; got:\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    try {
+      await until(() => out.includes("logs-probe.test"), "the history");
+      agentAsksFor("follow-probe.test");
+      await until(() => out.includes("follow-probe.test"), "the new refusal");
+    } finally {
+      child.kill("SIGINT");
+    }
+    assert.equal(await new Promise((r) => child.on("exit", (c) => r(c))), 0, out);
+    // The VM's `moat logs --follow` ended with the connection.
+    await new Promise((r) => setTimeout(r, 1000));
+    const left = lab.vm.must([
+      "sh",
+      "-c",
+      "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c 'moat[.]js logs' || true",
+    ]);
+    assert.equal(left.trim(), "0", "no moat logs left on the VM");
   });
 
   it("says what to install when neither tofu nor terraform is on PATH", () => {

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLE_DIR } from "../render/paths.js";
+import { CliFailure } from "./util.js";
 
 export const VM_SPEC = `${BUNDLE_DIR}/moat.yaml`;
 
@@ -38,5 +39,10 @@ export async function observeWhere(opts: { config: string; dir?: string; local?:
       // An invalid moat.yaml here: deploy's path reports it, unless this is a VM.
     }
   }
-  return whereToRun({ local: !!opts.local, deployedFromHere, onMoatVm: existsSync(VM_SPEC) });
+  const onMoatVm = existsSync(VM_SPEC);
+  if (!opts.local && !onMoatVm && !existsSync(opts.config))
+    throw new CliFailure(
+      `no ${opts.config} here and this is not a Moat VM (no ${VM_SPEC}): run it beside the moat.yaml you deployed from (-c), or on the VM`,
+    );
+  return whereToRun({ local: !!opts.local, deployedFromHere, onMoatVm });
 }

@@ -165,6 +165,42 @@ describe("moat lab: up, verify, break each control, down", { concurrency: false,
     assert.match(String(seen[0]?.credential), /^lab-llm-0-apiKey-[0-9a-f]{32}$/);
   });
 
+  it("moat lab logs: the gateway's decisions, the agent's log, the cloud's requests, readable and escaped", () => {
+    const gateway = moat("lab", "logs");
+    assert.equal(gateway.status, 0, gateway.stderr);
+    assert.match(
+      gateway.stdout,
+      /Z {2}agent +llm main POST \/chat\/completions \(gpt-5\.4\) {2}ALLOW {2}200, /,
+    );
+    // verify's probes, from the agent's side, are refused and logged.
+    assert.match(gateway.stdout, /Z {2}\S+ +CONNECT \S+ {2}DENY {2}/);
+    // The agent writes to its own log what it likes: a clear-screen comes out as text.
+    vm.must([
+      ...AS_AGENT,
+      "docker",
+      "exec",
+      `moat-${NAME}-agent`,
+      "sh",
+      "-c",
+      "printf 'hello \\033[2J from the agent\\n' > /proc/1/fd/1",
+    ]);
+    const agent = moat("lab", "logs", "--agent");
+    assert.equal(agent.status, 0, agent.stderr);
+    assert.match(agent.stdout, /^hello \\x1b\[2J from the agent$/m);
+    assert.ok(!agent.stdout.includes("\x1b"));
+    const cloud = moat("lab", "logs", "--cloud");
+    assert.equal(cloud.status, 0, cloud.stderr);
+    assert.match(cloud.stdout, /Z {2}ready {5}cloud services up \(\w+ flavour\)/);
+    assert.match(
+      cloud.stdout,
+      /Z {2}llm {7}openai \/v1\/chat\/completions model gpt-5\.4, with a credential/,
+    );
+    assert.doesNotMatch(cloud.stdout, /lab-llm-0-apiKey-/, "the credential the call carried is not printed");
+    const both = moat("lab", "logs", "--agent", "--cloud");
+    assert.equal(both.status, 1);
+    assert.match(both.stderr, /pick one of --gateway, --agent, --cloud/);
+  });
+
   it("passes every required check on the converged VM, within 10 s", () => {
     const { code, report } = verify();
     const bad = report.checks.filter((c) => c.status === "fail");

@@ -29,11 +29,14 @@ export function ago(iso: string, now: Date): string {
   return ` (${n} ${unit} ago)`;
 }
 
+// To the second: docker gives nanoseconds, which no one reads.
+const toSecond = (iso: string) => iso.replace(/\.\d+Z$/, "Z");
+
 // Every value is escaped before it is painted: container states, unit states and check details
 // come from docker, systemd and verify, and nothing raw should reach the owner's screen.
 export function formatVmStatus(s: VmStatus, now: Date, paint: Paint = (_, t) => t): string {
   const e = terminalSafe;
-  const since = (iso?: string) => (iso ? ` since ${e(iso)}${ago(iso, now)}` : "");
+  const since = (iso?: string) => (iso ? ` since ${e(toSecond(iso))}${ago(iso, now)}` : "");
   const a = s.agent;
   const agentWord = paint(a.state === "running" ? "green" : "red", e(a.state));
   const extras = [
@@ -71,7 +74,7 @@ export function formatVmStatus(s: VmStatus, now: Date, paint: Paint = (_, t) => 
     const word = v.summary.ok ? paint("green", "perimeter holds") : paint("red", "perimeter NOT verified");
     const part = v.only ? ` (only ${e(v.only.join(", "))})` : "";
     lines.push(
-      `  verify   ${word} at ${e(v.at)}${ago(v.at, now)}: ${v.summary.passed} passed, ${v.summary.failed} failed, ${v.summary.skipped} skipped${part}`,
+      `  verify   ${word} at ${e(toSecond(v.at))}${ago(v.at, now)}: ${v.summary.passed} passed, ${v.summary.failed} failed, ${v.summary.skipped} skipped${part}`,
     );
     for (const f of v.failed)
       lines.push(`           ✗ ${e(f.id)}: ${e(f.detail)}${f.required ? "" : " (advisory)"}`);

@@ -141,7 +141,7 @@ describe("moat status: the text", () => {
         "  gateway  moat-gateway.service active (running) since 2026-12-03T09:59:58Z (2 h ago), 3 open tunnels",
         "  spend    main: $0.2500 of $2.00 today (2026-12-03 UTC)",
         "  spend    spare: $0.0000 (no budget) today (2026-12-03 UTC)",
-        "  verify   perimeter holds at 2026-12-03T11:55:00.000Z (5 min ago): 38 passed, 0 failed, 2 skipped",
+        "  verify   perimeter holds at 2026-12-03T11:55:00Z (5 min ago): 38 passed, 0 failed, 2 skipped",
         "",
       ].join("\n"),
     );
@@ -185,10 +185,7 @@ describe("moat status: the text", () => {
       text,
       /main: \$2\.0100 of \$2\.00 today .* spent: 429 until midnight UTC \(from the state file/,
     );
-    assert.match(
-      text,
-      /perimeter NOT verified at 2026-12-01T12:00:00\.000Z \(2 d ago\).*\(only net\.metadata\)/,
-    );
+    assert.match(text, /perimeter NOT verified at 2026-12-01T12:00:00Z \(2 d ago\).*\(only net\.metadata\)/);
     assert.match(text, /✗ net\.metadata: 169\.254\.169\.254 answered\n/);
     assert.deepEqual(vmProblems(bad), [
       "agent container moat-st-agent is exited",

@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { AgentLab, GATEWAY, type Proc, REAL_KEYS, waitUntil } from "../support/agent-lab.js";
 import { inNs } from "../support/netns.js";
+import { needsRoot } from "../support/root.js";
 import { updateOfType } from "../support/telegram-updates.js";
 
 const A = 111_111;
@@ -183,7 +184,10 @@ async function sighup(shape: Shape | string, expect: RegExp): Promise<string> {
   return gateway.stderr.slice(before);
 }
 
-describe("SIGHUP reloads everything, or nothing", { concurrency: false }, () => {
+describe("SIGHUP reloads everything, or nothing", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   before(async () => {
     await lab.setup({ holdMs: 2000 });
     gateway = await lab.startGateway(yaml(START));

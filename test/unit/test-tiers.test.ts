@@ -1,0 +1,66 @@
+// Every test file runs in exactly one tier, and `npm test` runs every tier: a file put where no
+// tier's glob looks (or where two do) would pass by never running.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, it } from "node:test";
+
+const REPO = join(import.meta.dirname, "../..");
+const TIERS = ["test:unit", "test:tools", "test:integration", "test:vm"];
+
+// The test-file globs a script names: `test/<dir>/*.test.ts` words; `*` stays within one directory.
+const globsOf = (script: string) => script.split(/\s+/).filter((w) => /^test\/.*\.test\.ts$/.test(w));
+const globMatches = (glob: string, file: string) =>
+  new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*")}$`).test(file);
+
+// What is wrong with where the test files are, given the package's scripts.
+function tierProblems(files: string[], scripts: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const tier of TIERS) {
+    if (!scripts[tier]) problems.push(`no ${tier} script`);
+    else if (!new RegExp(`npm run ${tier}(\\s|$)`).test(scripts.test ?? ""))
+      problems.push(`npm test does not run ${tier}`);
+  }
+  for (const file of files) {
+    const tiers = TIERS.filter((t) => globsOf(scripts[t] ?? "").some((g) => globMatches(g, file)));
+    if (tiers.length !== 1) problems.push(`${file} is in ${tiers.length ? tiers.join(" and ") : "no tier"}`);
+  }
+  return problems;
+}
+
+const testFilesUnder = (dir: string): string[] =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return testFilesUnder(path);
+    return name.endsWith(".test.ts") ? [relative(REPO, path)] : [];
+  });
+
+const scripts = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).scripts as Record<
+  string,
+  string
+>;
+
+describe("test tiers", () => {
+  it("every test file under test/ is in exactly one tier, and npm test runs every tier", () => {
+    const files = testFilesUnder(join(REPO, "test"));
+    assert.ok(files.includes("test/unit/test-tiers.test.ts"), files.join(" "));
+    assert.deepEqual(tierProblems(files, scripts), []);
+  });
+
+  it("negative controls: a file in no tier's directory, a file two tiers run, a tier npm test skips", () => {
+    assert.deepEqual(
+      tierProblems(["test/unit/a.test.ts", "test/gateway/b.test.ts", "test/c.test.ts"], scripts),
+      ["test/gateway/b.test.ts is in no tier", "test/c.test.ts is in no tier"],
+    );
+    const twice = { ...scripts, "test:tools": `${scripts["test:tools"]} test/unit/*.test.ts` };
+    assert.deepEqual(tierProblems(["test/unit/a.test.ts"], twice), [
+      "test/unit/a.test.ts is in test:unit and test:tools",
+    ]);
+    const skipped = { ...scripts, test: (scripts.test ?? "").replace("npm run test:vm", "true") };
+    assert.deepEqual(tierProblems([], skipped), ["npm test does not run test:vm"]);
+    // `*` does not cross a directory: a file one level down is in no tier.
+    assert.deepEqual(tierProblems(["test/unit/golden/d.test.ts"], scripts), [
+      "test/unit/golden/d.test.ts is in no tier",
+    ]);
+  });
+});

@@ -1,5 +1,6 @@
 // Every test file runs in exactly one tier, and `npm test` runs every tier: a file put where no
-// tier's glob looks (or where two do) would pass by never running.
+// tier's glob looks (or where two do) would pass by never running. A file that boots a VM is in
+// test/vm, and one that needs root for namespaces or VMs skips without it (test/support/root.ts).
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -25,6 +26,20 @@ function tierProblems(files: string[], scripts: Record<string, string>): string[
     const tiers = TIERS.filter((t) => globsOf(scripts[t] ?? "").some((g) => globMatches(g, file)));
     if (tiers.length !== 1) problems.push(`${file} is in ${tiers.length ? tiers.join(" and ") : "no tier"}`);
   }
+  return problems;
+}
+
+// What a test file's imports say it does: boot an nspawn VM, or make network namespaces.
+const BOOTS_VM = /from "\.\.\/(support\/(host-lab|verify-lab|vm|lab-cli)|\.\.\/src\/lab\/lab)\.js"/;
+const MAKES_NAMESPACES =
+  /from "\.\.\/(support\/(netns|gateway-lab|agent-lab|tcp-probe|udp-probe|fake-registry)|\.\.\/src\/lab\/netns)\.js"/;
+
+function rootProblems(file: string, source: string): string[] {
+  const vm = BOOTS_VM.test(source);
+  const problems: string[] = [];
+  if (vm && !file.startsWith("test/vm/")) problems.push(`${file} boots a VM but is not in test/vm`);
+  if ((vm || MAKES_NAMESPACES.test(source)) && !source.includes("needsRoot("))
+    problems.push(`${file} needs root but does not skip without it (needsRoot)`);
   return problems;
 }
 
@@ -62,5 +77,27 @@ describe("test tiers", () => {
     assert.deepEqual(tierProblems(["test/unit/golden/d.test.ts"], scripts), [
       "test/unit/golden/d.test.ts is in no tier",
     ]);
+  });
+
+  it("a file that boots a VM is in test/vm; one that needs root skips without it", () => {
+    const files = testFilesUnder(join(REPO, "test"));
+    const problems = files.flatMap((f) => rootProblems(f, readFileSync(join(REPO, f), "utf8")));
+    assert.deepEqual(problems, []);
+  });
+
+  it("negative controls: a VM test outside test/vm, and root-needing tests without the skip", () => {
+    // Built from parts, so this file's own text does not look like a test that boots a VM.
+    const importOf = (module: string) => `import { X } from "../${module}.js";\n`;
+    const vm = `${importOf("support/host-lab")}describe("x", { skip: needsRoot("vm") }, () => {});`;
+    assert.deepEqual(rootProblems("test/integration/a.test.ts", vm), [
+      "test/integration/a.test.ts boots a VM but is not in test/vm",
+    ]);
+    assert.deepEqual(rootProblems("test/vm/a.test.ts", vm.replace('needsRoot("vm")', "false")), [
+      "test/vm/a.test.ts needs root but does not skip without it (needsRoot)",
+    ]);
+    assert.deepEqual(rootProblems("test/integration/b.test.ts", importOf("support/netns")), [
+      "test/integration/b.test.ts needs root but does not skip without it (needsRoot)",
+    ]);
+    assert.deepEqual(rootProblems("test/unit/c.test.ts", importOf("helpers")), []);
   });
 });

@@ -2,6 +2,7 @@
 // tier's glob looks (or where two do) would pass by never running. A file that boots a VM is in
 // test/vm, and one that needs root for namespaces or VMs skips without it (test/support/root.ts).
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
@@ -99,5 +100,18 @@ describe("test tiers", () => {
       "test/integration/b.test.ts needs root but does not skip without it (needsRoot)",
     ]);
     assert.deepEqual(rootProblems("test/unit/c.test.ts", importOf("helpers")), []);
+  });
+
+  // test:unit loads test/support/no-processes.ts; without it a unit case could drive a system tool
+  // and pass only on machines that have it. (A file run alone with tsx --test has no guard.)
+  it("a unit test cannot start a process under npm run test:unit", {
+    skip: process.env.npm_lifecycle_event === "test:unit" ? false : "only npm run test:unit loads the guard",
+  }, () => {
+    assert.throws(() => spawnSync("true"), /the unit tier starts no process \(spawnSync true\)/);
+    assert.throws(() => execFileSync("nft", ["-v"]), /belongs in test\/tools/);
+  });
+
+  it("test:unit loads the guard", () => {
+    assert.match(scripts["test:unit"] ?? "", /--import \.\/test\/support\/no-processes\.ts /);
   });
 });

@@ -10,12 +10,14 @@ import { needsRoot } from "../support/root.js";
 
 const skip = needsRoot("network namespaces (ip netns)");
 
-const lab = new AgentLab("mtl4");
+// Made in `before`: making it makes its namespaces, which needs root.
+let lab: AgentLab;
 let gateway: Proc;
 let results: Record<string, Record<string, unknown>>;
 
 before(async () => {
   if (skip) return;
+  lab = new AgentLab("mtl4");
   await lab.setup();
   gateway = await lab.startGateway(labSpec());
   const agent = lab.spawn(lab.agent, ["test/support/agent-client.ts", "llm", GATEWAY], {
@@ -26,7 +28,7 @@ before(async () => {
   assert.ok(Object.keys(results).length >= 6, agent.stderr);
 });
 after(() => {
-  if (!skip) lab.cleanup();
+  lab?.cleanup();
 });
 
 test("the SDKs get their answers through the gateway with placeholders only", { skip }, () => {

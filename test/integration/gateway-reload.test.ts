@@ -67,7 +67,8 @@ const NEXT: Shape = {
   egress: [],
 };
 
-const lab = new AgentLab("mrl4");
+// Made in `before`: making it makes its namespaces, which needs root.
+let lab: AgentLab;
 let gateway: Proc;
 let agent: Proc;
 let yamlFile: string;
@@ -189,6 +190,7 @@ describe("SIGHUP reloads everything, or nothing", {
   concurrency: false,
 }, () => {
   before(async () => {
+    lab = new AgentLab("mrl4");
     await lab.setup({ holdMs: 2000 });
     gateway = await lab.startGateway(yaml(START));
     yamlFile = `${lab.dir}/moat.yaml`;
@@ -197,7 +199,7 @@ describe("SIGHUP reloads everything, or nothing", {
   });
   after(() => {
     agent?.send({ stop: true });
-    lab.cleanup();
+    lab?.cleanup();
   });
 
   test("before the reload: the first file's Telegram allowlist, providers, budget and egress", async () => {

@@ -11,7 +11,8 @@ import { GROUP, OWNER, STRANGE_GROUP, STRANGER, updateOfType } from "../support/
 
 const skip = needsRoot("network namespaces (ip netns)");
 
-const lab = new AgentLab("mtt4");
+// Made in `before`: making it makes its namespaces, which needs root.
+let lab: AgentLab;
 let gateway: Proc;
 let agent: Proc;
 
@@ -41,6 +42,7 @@ async function push(bodies: Record<string, unknown>[], hold = false): Promise<nu
 
 before(async () => {
   if (skip) return;
+  lab = new AgentLab("mtt4");
   await lab.setup({ holdMs: 2000 });
   gateway = await lab.startGateway(labSpec());
   agent = lab.spawn(lab.agent, ["test/support/agent-client.ts", "telegram", GATEWAY]);
@@ -49,7 +51,7 @@ before(async () => {
 after(() => {
   if (skip) return;
   agent?.send({ stop: true });
-  lab.cleanup();
+  lab?.cleanup();
 });
 
 test("strangers are dropped before grammY sees them; the owner is heard", { skip }, async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: sets up everything it needs on a fresh Debian/Ubuntu machine, then runs
-# lint, type-check and every test (unit and, as root, the namespace integration tests).
+# lint, type-check and every tier (unit, tools, integration, vm; see package.json), as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh

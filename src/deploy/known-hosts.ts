@@ -27,7 +27,7 @@ export function keyFromBlob(blob: Buffer): HostKey {
 export const fingerprint = (key: HostKey) =>
   `SHA256:${createHash("sha256").update(Buffer.from(key.base64, "base64")).digest("base64").replace(/=+$/, "")}`;
 
-export function parseKnownHosts(text: string): { pattern: string; key: HostKey }[] {
+function parseKnownHosts(text: string): { pattern: string; key: HostKey }[] {
   return text
     .split("\n")
     .map((l) => l.trim())
@@ -49,7 +49,7 @@ export function judgeHostKey(text: string, pattern: string, key: HostKey): HostK
 }
 
 // The key types already pinned for a host, to ask the server for one of those first.
-export const pinnedTypes = (text: string, pattern: string): string[] =>
+const pinnedTypes = (text: string, pattern: string): string[] =>
   parseKnownHosts(text)
     .filter((e) => e.pattern.split(",").includes(pattern))
     .map((e) => e.key.type);

@@ -10,7 +10,7 @@ import { packageRoot } from "../host/runtime.js";
 import { stageMoatPackage } from "../lab/package.js";
 
 // The operator's own cache (the lab's build cache under /var/cache may not be writable).
-export const operatorCache = (env: NodeJS.ProcessEnv = process.env) =>
+const operatorCache = (env: NodeJS.ProcessEnv = process.env) =>
   env.MOAT_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "moat");
 
 function hashTree(dir: string, h: ReturnType<typeof createHash>): void {
@@ -22,7 +22,7 @@ function hashTree(dir: string, h: ReturnType<typeof createHash>): void {
 }
 
 // The directory holding the package to ship, with its dependencies inside it.
-export function moatPackageDir(root = packageRoot()): string {
+function moatPackageDir(root = packageRoot()): string {
   const dir = stageMoatPackage(root);
   if (!existsSync(join(dir, "dist/cli/main.js")))
     throw new Error(`${dir} has no dist/: it is not a built Moat`);

@@ -6,7 +6,6 @@ import { DeployProblem } from "./problem.js";
 
 export class DeployRefused extends DeployProblem {}
 
-export type CloudKind = "oci" | "aws";
 export type DeployStep = "render" | "terraform" | "connect" | "push" | "apply" | "verify";
 
 export interface SshEndpoint {

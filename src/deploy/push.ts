@@ -22,7 +22,7 @@ import {
 import type { DeploySecret } from "./secrets.js";
 import { shellQuote as q } from "./ssh.js";
 
-export class PushFailed extends DeployProblem {}
+class PushFailed extends DeployProblem {}
 
 export type SecretOutcome = "created" | "replaced" | "unchanged";
 

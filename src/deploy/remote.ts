@@ -10,11 +10,11 @@ export const STAGE_DIR = "/var/cache/moat-deploy";
 export const STAGED_PACKAGE = `${STAGE_DIR}/agentmoat`;
 export const STAGED_SPEC = `${STAGE_DIR}/moat.yaml`;
 export const STAGED_IMAGE = `${STAGE_DIR}/agent-image.tar`;
-export const PACKAGE_HASH_FILE = `${STAGED_PACKAGE}/.deploy-sha256`;
+const PACKAGE_HASH_FILE = `${STAGED_PACKAGE}/.deploy-sha256`;
 export const IMAGE_HASH_FILE = `${STAGE_DIR}/agent-image.sha256`;
 // Written by the rendered cloud-init once it has installed Moat's Node.
 export const CLOUD_INIT_MARKER = `${STATE_DIR}/cloud-init.done`;
-export const CLOUD_INIT_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
+const CLOUD_INIT_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
 
 export class RemoteUnfit extends DeployProblem {}
 
@@ -25,7 +25,7 @@ export interface RemoteFacts {
   nodes: { path: string; version: string }[];
 }
 
-export const FACTS_SCRIPT = `
+const FACTS_SCRIPT = `
 [ -e ${CLOUD_INIT_MARKER} ] && echo cloud-init=done
 echo "package=$(cat ${PACKAGE_HASH_FILE} 2>/dev/null)"
 echo "image=$(cat ${IMAGE_HASH_FILE} 2>/dev/null)"

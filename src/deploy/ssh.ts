@@ -12,7 +12,7 @@ import { DeployProblem } from "./problem.js";
 
 const { Client, utils } = ssh2;
 
-export class SshUnavailable extends DeployProblem {}
+class SshUnavailable extends DeployProblem {}
 
 export interface SshAuth {
   identityFile?: string;
@@ -62,13 +62,13 @@ export function publicKeyLine(auth: SshAuth): string {
   return `${key.type} ${key.getPublicSSH().toString("base64")} moat-deploy`;
 }
 
-export interface RunResult {
+interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export interface RunOptions {
+interface RunOptions {
   // Written to the command's stdin, then closed.
   stdin?: string;
   // Instead: stdin is held open until this settles, then closed (a long-running remote command
@@ -102,7 +102,7 @@ const lineSplitter = (emit?: (line: string) => void) => {
   };
 };
 
-export function connectSsh(
+function connectSsh(
   endpoint: SshEndpoint,
   auth: SshAuth,
   knownHosts: KnownHosts,

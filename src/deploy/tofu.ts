@@ -35,10 +35,10 @@ export interface Tofu {
   env?: NodeJS.ProcessEnv;
 }
 
-export const tofuVarArgs = (vars: Record<string, string | number>) =>
+const tofuVarArgs = (vars: Record<string, string | number>) =>
   Object.entries(vars).map(([k, v]) => `-var=${k}=${v}`);
 
-export function runTofu(t: Tofu, args: string[], quiet = false): Promise<TofuResult> {
+function runTofu(t: Tofu, args: string[], quiet = false): Promise<TofuResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(t.bin, args, {
       cwd: t.dir,

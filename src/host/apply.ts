@@ -19,7 +19,7 @@ import { rootlessDockerStep } from "./steps/rootless-docker.js";
 import { usersStep } from "./steps/users.js";
 import { type ApplyReport, type PlanContext, STEPS, type StepName, type StepReport } from "./types.js";
 
-export const STEP_DEFS: Record<StepName, AnyStep> = {
+const STEP_DEFS: Record<StepName, AnyStep> = {
   packages: packagesStep,
   firewall: firewallStep,
   users: usersStep,
@@ -47,7 +47,7 @@ export interface ApplyOptions {
   onStep?: (step: StepName, report?: StepReport) => void;
 }
 
-export function planContext(spec: MoatSpec, specText: string, importImage?: string): PlanContext {
+function planContext(spec: MoatSpec, specText: string, importImage?: string): PlanContext {
   const bundle = renderBundle(spec);
   const arch = run(["dpkg", "--print-architecture"]).stdout.trim();
   return {
@@ -59,7 +59,7 @@ export function planContext(spec: MoatSpec, specText: string, importImage?: stri
   };
 }
 
-export async function runStep(ctx: PlanContext, def: AnyStep, check: boolean): Promise<StepReport> {
+async function runStep(ctx: PlanContext, def: AnyStep, check: boolean): Promise<StepReport> {
   const started = Date.now();
   const report = (r: Omit<StepReport, "step" | "durationMs">): StepReport => ({
     step: def.name,

@@ -74,10 +74,10 @@ export function packagesFor(d: Distro): string[] {
 }
 
 // Ubuntu restricts unprivileged user namespaces by AppArmor from 23.10 on.
-export const ubuntuRestrictsUserns = (d: Distro) => d.id === "ubuntu" && Number(d.versionId) >= 23.1;
+const ubuntuRestrictsUserns = (d: Distro) => d.id === "ubuntu" && Number(d.versionId) >= 23.1;
 
 // Node as the gateway needs it (package.json engines). Compared numerically: "v20.19.2".
-export const NODE_MINIMUM = [20, 19, 0] as const;
+const NODE_MINIMUM = [20, 19, 0] as const;
 export function nodeIsRecentEnough(version: string): boolean {
   const parts = version.replace(/^v/, "").split(".").map(Number);
   for (let i = 0; i < 3; i++) {

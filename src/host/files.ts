@@ -32,7 +32,7 @@ export const unitFile = (artifacts: ReadonlyMap<string, Artifact>, unit: string)
   artifactFile(artifacts, `systemd/${unit}`, `${SYSTEMD_DIR}/${unit}`);
 
 // Why a file must be written, or null when it is as wanted.
-export function fileDifference(want: FileWant, seen: FileSeen | undefined): string | null {
+function fileDifference(want: FileWant, seen: FileSeen | undefined): string | null {
   if (!seen || seen.content === null) return `create ${want.path}`;
   if (seen.content !== want.content) return `update ${want.path}`;
   const diffs: string[] = [];

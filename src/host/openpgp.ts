@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 
 const PUBLIC_KEY = 6;
 
-export class KeyringUnreadable extends Error {}
+class KeyringUnreadable extends Error {}
 
 // ASCII armor (RFC 4880 §6.2) to bytes; binary input is returned as is.
-export function dearmor(data: Buffer): Buffer {
+function dearmor(data: Buffer): Buffer {
   const text = data.toString("latin1");
   const begin = text.indexOf("-----BEGIN PGP PUBLIC KEY BLOCK-----");
   if (begin < 0) return data;

@@ -94,7 +94,7 @@ export interface PlanContext {
   importImage?: string;
 }
 
-export type StepStatus = "changed" | "unchanged" | "would-change" | "failed" | "skipped";
+type StepStatus = "changed" | "unchanged" | "would-change" | "failed" | "skipped";
 
 export interface StepReport {
   step: StepName;

@@ -1,4 +1,4 @@
-export type ArtifactKind =
+type ArtifactKind =
   | "nftables"
   | "compose"
   | "seccomp"

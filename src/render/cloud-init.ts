@@ -9,7 +9,7 @@ import { BUNDLE_DIR, MOAT_INSTALL_DIR, SECRETS_DIR, STATE_DIR } from "./paths.js
 
 export const CLOUD_INIT_PATH = "cloud-init/user-data.yaml";
 // Written last, so deploy can wait for it over SSH before pushing anything.
-export const CLOUD_INIT_DONE = `${STATE_DIR}/cloud-init.done`;
+const CLOUD_INIT_DONE = `${STATE_DIR}/cloud-init.done`;
 // Host apply runs on this Node and then keeps it as the gateway's runtime (same path).
 export const CLOUD_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
 
@@ -41,13 +41,13 @@ export function awsInstanceArch(instanceType: string): CpuArch {
   return family === "a1" || /^[a-z]+\d+[a-z]*g[a-z]*$/.test(family) ? "arm64" : "x64";
 }
 
-export function cloudArch(spec: MoatSpec): CpuArch | null {
+function cloudArch(spec: MoatSpec): CpuArch | null {
   if (spec.target.kind === "oci") return "arm64";
   if (spec.target.kind === "aws") return awsInstanceArch(spec.target.instanceType);
   return null;
 }
 
-export function cloudInitUserData(spec: MoatSpec, arch: CpuArch): string {
+function cloudInitUserData(spec: MoatSpec, arch: CpuArch): string {
   const node = NODE_PACKAGES[arch];
   const nodeDir = `${MOAT_INSTALL_DIR}/node`;
   return `#cloud-config

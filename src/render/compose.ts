@@ -18,7 +18,7 @@ import { SECCOMP_ON_VM } from "./seccomp.js";
 export const COMPOSE_PATH = "compose/compose.yaml";
 // Host apply writes OPENCLAW_GATEWAY_TOKEN=<value> here and passes it with `--env-file`.
 export const AGENT_COMPOSE_ENV_FILE = `${SECRETS_DIR}/agent-compose.env`;
-export const AGENT_SERVICE = "agent";
+const AGENT_SERVICE = "agent";
 export const agentContainerName = (spec: MoatSpec) => `moat-${spec.name}-agent`;
 // The Compose project (its volumes are named after it). Named on Compose's command line, not in
 // the file: Debian 12's Compose v1 refuses a top-level `name`.
@@ -106,7 +106,7 @@ const healthProbe = (port: number) =>
   `let b="";s.on("data",d=>b+=d);s.on("end",()=>process.exit(/^HTTP\\/1\\.[01] 200/.test(b)?0:1));` +
   `s.on("error",()=>process.exit(1))`;
 
-export function composeModel(spec: MoatSpec) {
+function composeModel(spec: MoatSpec) {
   const { uid, gid } = agentUidGid(spec);
   const m = mounts(spec);
   const openclaw = spec.agent.profile === "openclaw";

@@ -13,7 +13,7 @@ export const DENY_LOG_PREFIX = "moat-deny ";
 
 // Container traffic leaves through slirp4netns/RootlessKit as the agent's own uid; host-network
 // containers leave as mapped subuids (cloud-facts §4.2). Both must match.
-export function agentUidElements(spec: MoatSpec): string[] {
+function agentUidElements(spec: MoatSpec): string[] {
   const { agentUid, subidStart, subidCount } = spec.host;
   return [String(agentUid), `${subidStart}-${subidStart + subidCount - 1}`];
 }

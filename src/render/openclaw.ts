@@ -15,7 +15,7 @@ export const OPENCLAW_CONFIG_ON_VM = onVm(OPENCLAW_CONFIG_PATH);
 // the state volume, mounted read-only over it: OpenClaw can still write its siblings there, but
 // never the config, so the agent cannot rewrite its own allowlists.
 export const OPENCLAW_HOME = "/home/node";
-export const OPENCLAW_STATE_DIR = `${OPENCLAW_HOME}/.openclaw`;
+const OPENCLAW_STATE_DIR = `${OPENCLAW_HOME}/.openclaw`;
 export const OPENCLAW_CONFIG_IN_CONTAINER = `${OPENCLAW_STATE_DIR}/openclaw.json`;
 export const OPENCLAW_VOLUMES = [
   { name: "openclaw-state", path: OPENCLAW_STATE_DIR },

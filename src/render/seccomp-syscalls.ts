@@ -13,14 +13,14 @@ export const UPSTREAM_PROFILE = {
   module: "github.com/moby/profiles/seccomp v0.2.3",
 } as const;
 
-export type SeccompOp = "SCMP_CMP_EQ" | "SCMP_CMP_LT" | "SCMP_CMP_GT" | "SCMP_CMP_MASKED_EQ";
-export interface SeccompArg {
+type SeccompOp = "SCMP_CMP_EQ" | "SCMP_CMP_LT" | "SCMP_CMP_GT" | "SCMP_CMP_MASKED_EQ";
+interface SeccompArg {
   index: number;
   value: number;
   op: SeccompOp;
 }
 // Docker's profile conditions: Go arch names, capabilities in the bounding set, kernel version.
-export interface RuleFilter {
+interface RuleFilter {
   arches?: string[];
   caps?: string[];
   minKernel?: string;
@@ -45,8 +45,8 @@ const caps = (...c: string[]) => ({ includes: { caps: c } });
 const arches = (...a: string[]) => ({ includes: { arches: a } });
 
 // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: clone may not create namespaces.
-export const CLONE_NAMESPACE_FLAGS = 0x7e020000;
-export const ENOSYS = 38;
+const CLONE_NAMESPACE_FLAGS = 0x7e020000;
+const ENOSYS = 38;
 
 // The unconditional allowlist, in upstream order.
 const BASE_SYSCALLS = `

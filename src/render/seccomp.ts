@@ -84,7 +84,7 @@ export function moatProfile(): SeccompProfile {
   };
 }
 
-export function seccompProfile(choice: MoatSpec["hardening"]["seccomp"]): SeccompProfile {
+function seccompProfile(choice: MoatSpec["hardening"]["seccomp"]): SeccompProfile {
   return choice === "docker-default" ? dockerDefaultProfile() : moatProfile();
 }
 

@@ -14,13 +14,13 @@ export const SSH_LOCKDOWN_TABLE = "moat_ssh";
 export const SSH_LOCKDOWN_PATH = "nftables/ssh-lockdown.nft";
 export const SSH_LOCKDOWN_UNIT = "moat-ssh-lockdown.service";
 export const SSH_LOCKDOWN_UNIT_PATH = `systemd/${SSH_LOCKDOWN_UNIT}`;
-export const TAILSCALE_INTERFACE = "tailscale0";
+const TAILSCALE_INTERFACE = "tailscale0";
 const NFT = "/usr/sbin/nft";
 
 // The port sshd listens on: the ssh target's port, else 22.
-export const sshPort = (spec: MoatSpec) => (spec.target.kind === "ssh" ? spec.target.port : 22);
+const sshPort = (spec: MoatSpec) => (spec.target.kind === "ssh" ? spec.target.port : 22);
 
-export function allowFromByFamily(spec: MoatSpec): { v4: string[]; v6: string[] } {
+function allowFromByFamily(spec: MoatSpec): { v4: string[]; v6: string[] } {
   const v4: string[] = [];
   const v6: string[] = [];
   for (const c of spec.access.allowFrom) {

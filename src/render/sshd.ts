@@ -72,7 +72,7 @@ export function renderSshd(spec: MoatSpec): Artifact[] {
 
 // What `sshd -T` must report once the drop-in is in force. Algorithm lists are checked by
 // what they must not contain, since the kept set differs between OpenSSH versions.
-export function sshdExpected(spec: MoatSpec): Record<string, string> {
+function sshdExpected(spec: MoatSpec): Record<string, string> {
   const expected: Record<string, string> = {};
   for (const [key, value] of settings(spec)) {
     if (["KexAlgorithms", "AllowUsers"].includes(key)) continue;

@@ -110,12 +110,8 @@ export const ADDRESS_TABLE: readonly AddressRow[] = [
 ];
 
 // Names refused before any lookup: they are local by definition, whatever DNS says.
-export const REFUSED_NAMES: readonly string[] = [
-  "localhost",
-  "localhost.localdomain",
-  "metadata.google.internal",
-];
-export const REFUSED_NAME_SUFFIXES: readonly string[] = [".localhost", ".internal", ".local", ".home.arpa"];
+const REFUSED_NAMES: readonly string[] = ["localhost", "localhost.localdomain", "metadata.google.internal"];
+const REFUSED_NAME_SUFFIXES: readonly string[] = [".localhost", ".internal", ".local", ".home.arpa"];
 
 export interface Classification {
   class: AddressClass;

@@ -189,7 +189,7 @@ function unwrap(schema: ZodType | undefined, value: unknown): ZodType | undefine
   return s;
 }
 
-export function closest(word: string, candidates: readonly string[]): string | undefined {
+function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const c of candidates) {

@@ -13,7 +13,7 @@ const fileRef = z
   .strictObject({ file: z.string().min(1) })
   .describe("Read the secret from this file where it is used.");
 
-export const secretRef = z
+const secretRef = z
   .union([envRef, fileRef], {
     error: (issue) =>
       typeof issue.input === "string"
@@ -26,7 +26,7 @@ export type SecretRef = z.infer<typeof secretRef>;
 const cidr = z.string().refine((v) => ipaddr.isValidCIDR(v), "expected a CIDR such as 203.0.113.7/32");
 
 // A pinned tag or a digest; `latest` and untagged references move under you.
-export const pinnedImage = z
+const pinnedImage = z
   .string()
   .min(1)
   .superRefine((ref, ctx) => {

@@ -33,7 +33,7 @@ export async function probeAsUid(
 const quote = (s: string) => `'${s.replace(/'/g, "")}'`;
 
 // One shell line per target, all in the background; each prints "<index> <outcome>".
-export function containerScript(targets: readonly ProbeTarget[]): string {
+function containerScript(targets: readonly ProbeTarget[]): string {
   const lines = targets.map((t, i) => {
     const host = quote(t.host);
     if (t.kind === "dns")

@@ -20,7 +20,7 @@ export function representative(cidr: string): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
-export const ROW_PORT = 80;
+const ROW_PORT = 80;
 
 export function tableTargets(): ProbeTarget[] {
   return ADDRESS_TABLE.map((r) => ({ kind: "tcp" as const, host: representative(r.cidr), port: ROW_PORT }));
@@ -56,7 +56,7 @@ export const withoutOwnPort = (spec: MoatSpec, targets: readonly ProbeTarget[]):
 
 // Resolvers the agent might try instead of the gateway: the host's own, the cloud's link-local
 // ones, and well-known public ones. Over UDP and TCP.
-export const WELL_KNOWN_RESOLVERS = ["127.0.0.53", "169.254.169.254", "fd00:ec2::253", "1.1.1.1", "8.8.8.8"];
+const WELL_KNOWN_RESOLVERS = ["127.0.0.53", "169.254.169.254", "fd00:ec2::253", "1.1.1.1", "8.8.8.8"];
 
 export function resolverAddresses(resolvConf: string): string[] {
   const configured = resolvConf

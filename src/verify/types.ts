@@ -2,7 +2,7 @@
 // code) plus one async probe of the live system that returns its verdict.
 import type { MoatSpec } from "../spec/schema.js";
 
-export type CheckStatus = "pass" | "fail" | "skip";
+type CheckStatus = "pass" | "fail" | "skip";
 
 export interface Verdict {
   status: CheckStatus;

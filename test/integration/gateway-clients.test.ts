@@ -15,6 +15,7 @@ import {
   PUBLIC6,
   servedBy,
 } from "../support/gateway-lab.js";
+import { needsRoot } from "../support/root.js";
 
 interface ClientResult {
   status?: number;
@@ -38,7 +39,10 @@ except Exception as e:
     print(json.dumps({"error": str(e)}))
 `;
 
-describe("real clients through the gateway", { concurrency: false }, () => {
+describe("real clients through the gateway", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-clients");
   let gw: GatewayProc;
   const env = () => ({

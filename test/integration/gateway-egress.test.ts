@@ -17,6 +17,7 @@ import {
   PUBLIC6,
   servedBy,
 } from "../support/gateway-lab.js";
+import { needsRoot } from "../support/root.js";
 
 // [url, expected status, expected server (for 200) or reason fragment (for refusals)]
 type Row = [string, number, string?];
@@ -76,7 +77,10 @@ const forbiddenHits = (lab: GatewayLab) => [
   ...lab.canaryHits(),
 ];
 
-describe("gateway egress in a namespace world", { concurrency: false }, () => {
+describe("gateway egress in a namespace world", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-egress");
   let gw: GatewayProc;
 
@@ -199,7 +203,10 @@ describe("gateway egress in a namespace world", { concurrency: false }, () => {
 });
 
 // The same matrix against builds with one protection removed: each must make it fail.
-describe("negative controls: weakened gateways are caught", { concurrency: false }, () => {
+describe("negative controls: weakened gateways are caught", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-negctl");
   before(() => lab.setup());
   after(() => lab.cleanup());

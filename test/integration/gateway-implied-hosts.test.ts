@@ -5,12 +5,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { AgentLab, labSpec, type Proc } from "../support/agent-lab.js";
+import { needsRoot } from "../support/root.js";
 
 const REGISTRY = "registry.moat-test.example";
 const spec = (allow = "[]") =>
   `${labSpec().replace("name: agentlab", `name: agentlab\nagent: { profile: custom, image: "${REGISTRY}/acme/agent:1.0", writablePaths: [/tmp] }`)}egress:\n  allow: ${allow}\n`;
 
-describe("the hosts the gateway serves are not the agent's to reach", { concurrency: false }, () => {
+describe("the hosts the gateway serves are not the agent's to reach", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new AgentLab("mimp");
   let gateway: Proc;
 

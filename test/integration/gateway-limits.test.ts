@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { GATEWAY_IP, GATEWAY_PORT, GatewayLab, type GatewayProc, labYaml } from "../support/gateway-lab.js";
+import { needsRoot } from "../support/root.js";
 
 // A small seeded PRNG so a failing fuzz case can be replayed.
 function prng(seed: number) {
@@ -38,7 +39,10 @@ const MALFORMED = [
 ];
 const OK_STATUSES = new Set([0, 200, 400, 403, 404, 408, 413, 414, 431, 501, 502, 504, 505]);
 
-describe("limits and robustness", { concurrency: false }, () => {
+describe("limits and robustness", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-limits");
   let gw: GatewayProc;
 

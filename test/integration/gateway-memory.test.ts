@@ -9,6 +9,7 @@ import { llmPlaceholder } from "../../src/spec/derive.js";
 import { specFrom } from "../helpers.js";
 import { AgentLab, labSpec, type Proc } from "../support/agent-lab.js";
 import { inNs } from "../support/netns.js";
+import { needsRoot } from "../support/root.js";
 
 const MiB = 1 << 20;
 // No daily budget: a 30 MiB call's worst case (every byte a token) would not fit one, and this
@@ -20,7 +21,10 @@ const status = (pid: number, key: string) =>
   Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) *
   1024;
 
-describe("bounded request bodies", { concurrency: false }, () => {
+describe("bounded request bodies", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new AgentLab("mgw-mem");
   let gw: Proc;
 

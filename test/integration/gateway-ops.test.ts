@@ -15,10 +15,14 @@ import {
   REPO,
   servedBy,
 } from "../support/gateway-lab.js";
+import { needsRoot } from "../support/root.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("operating the gateway", { concurrency: false }, () => {
+describe("operating the gateway", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-ops");
   before(() => lab.setup());
   after(() => lab.cleanup());

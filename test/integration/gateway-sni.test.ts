@@ -18,6 +18,7 @@ import {
   REPO,
   servedBy,
 } from "../support/gateway-lab.js";
+import { needsRoot } from "../support/root.js";
 import type { SniCase, SniResult } from "../support/sni-client.js";
 import { craftHello, echExt, realHello, serverNameExt } from "../support/tls-hellos.js";
 
@@ -81,7 +82,10 @@ async function medianHandshakeMs(lab: GatewayLab, n: number): Promise<number> {
   return ms[Math.floor(n / 2)] as number;
 }
 
-describe("a tunnel carries only the name it was opened for", { concurrency: false }, () => {
+describe("a tunnel carries only the name it was opened for", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-sni");
   let gw: GatewayProc;
   let checkedMs = Number.NaN;

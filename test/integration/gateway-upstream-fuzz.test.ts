@@ -6,12 +6,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { GatewayLab, type GatewayProc, labYaml, REPO, Watched } from "../support/gateway-lab.js";
 import { MALFORMED_RESPONSES } from "../support/malformed-responses.js";
+import { needsRoot } from "../support/root.js";
 
 const RAW_PORT = 8081;
 const yaml = labYaml().replace("httpPorts: [80]", `httpPorts: [80, ${RAW_PORT}]`);
 const get = (target: string) => `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
 
-describe("malformed upstream responses and requests", { concurrency: false }, () => {
+describe("malformed upstream responses and requests", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const lab = new GatewayLab("mgw-ufuzz");
   let gw: GatewayProc;
 

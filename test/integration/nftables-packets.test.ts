@@ -13,6 +13,7 @@ import { renderNftables } from "../../src/render/nftables.js";
 import { specFrom } from "../helpers.js";
 import { inNs, TestNet } from "../support/netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "../support/oci-firewall.js";
+import { needsRoot } from "../support/root.js";
 import { holdConnection, probe, startListener } from "../support/tcp-probe.js";
 import { startUdpEcho, udpProbe } from "../support/udp-probe.js";
 
@@ -71,7 +72,10 @@ const withBackstopAfterEstablished = (text: string) => {
   return rest.join("\n");
 };
 
-describe("nftables backstop with real packets", { concurrency: false }, () => {
+describe("nftables backstop with real packets", {
+  skip: needsRoot("network namespaces (ip netns)"),
+  concurrency: false,
+}, () => {
   const net = new TestNet("moat-nftp");
   const dir = mkdtempSync(join(tmpdir(), "moat-nftp-"));
   let vm = "";

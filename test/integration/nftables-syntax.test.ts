@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { renderNftables } from "../../src/render/nftables.js";
 import { specFrom } from "../helpers.js";
 import { inNs, TestNet } from "../support/netns.js";
+import { needsRoot } from "../support/root.js";
 
 const SPECS: Record<string, string | undefined> = {
   example: undefined,
@@ -20,7 +21,7 @@ gateway: { address: 198.19.255.254, port: 65000 }
 `,
 };
 
-describe("nftables syntax (nft -c -f)", () => {
+describe("nftables syntax (nft -c -f)", { skip: needsRoot("network namespaces (ip netns)") }, () => {
   const net = new TestNet("moat-nftc");
   const dir = mkdtempSync(join(tmpdir(), "moat-nftc-"));
   let ns = "";

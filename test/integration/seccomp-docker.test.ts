@@ -9,17 +9,15 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderSeccomp } from "../../src/render/seccomp.js";
 import { specFrom } from "../helpers.js";
+import { needsRoot } from "../support/root.js";
 
 const BUSYBOX = "/bin/busybox";
 const IMAGE = "moat-seccomp-probe:1";
 const missing = ["dockerd", "docker"].filter((b) => spawnSync("which", [b]).status !== 0);
 if (!existsSync(BUSYBOX)) missing.push(BUSYBOX);
 const skip =
-  process.getuid?.() !== 0
-    ? "needs root to run a private dockerd"
-    : missing.length
-      ? `missing ${missing.join(", ")} (apt-get install -y docker.io busybox-static)`
-      : false;
+  needsRoot("a private dockerd") ||
+  (missing.length ? `missing ${missing.join(", ")} (apt-get install -y docker.io busybox-static)` : false);
 
 describe("seccomp profiles in a real container", { skip }, () => {
   let dir = "";

@@ -10,12 +10,13 @@ import { onVm } from "../../src/render/paths.js";
 import { parseUnit, renderSystemdUnits } from "../../src/render/systemd.js";
 import { specFrom } from "../helpers.js";
 import { inNs, TestNet } from "../support/netns.js";
+import { needsRoot } from "../support/root.js";
 
 const spec = specFrom();
 const unitText = (name: string) =>
   renderSystemdUnits(spec).find((a) => a.path === `systemd/${name}`)?.content ?? "";
 
-describe("unit commands in a namespace", () => {
+describe("unit commands in a namespace", { skip: needsRoot("network namespaces (ip netns)") }, () => {
   const net = new TestNet("moat-unit");
   const dir = mkdtempSync(join(tmpdir(), "moat-unit-"));
   const nftFile = join(dir, "moat.nft");

@@ -2,17 +2,14 @@
 // lines in a file next to the tarball, read and checked by the agent step, and the tarball is
 // streamed to `docker import` rather than read into memory.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { run } from "../../src/host/shell.js";
 import { type AgentSeen, parseImportChanges, planAgent } from "../../src/host/steps/agent.js";
 import type { PlanContext } from "../../src/host/types.js";
 import {
   importChanges,
   LAB_OPENCLAW_IMAGE,
-  linkedLibraries,
   NODE_VERSION,
   PINNED_DIR,
   prefixProblem,
@@ -96,32 +93,6 @@ agent: { profile: openclaw, image: "${LAB_OPENCLAW_IMAGE}" }
     assert.equal(a?.asAgent, true);
     assert.deepEqual(importArgv(seen({}))?.argv, ["docker", "import", "-", LAB_OPENCLAW_IMAGE]);
     assert.equal(importArgv(seen({ imagePresent: true, importChanges: changes })), undefined);
-  });
-
-  it("run streams a file to stdin", () => {
-    const dir = mkdtempSync(join(tmpdir(), "moat-stdin-"));
-    try {
-      const file = join(dir, "in");
-      writeFileSync(file, Buffer.alloc(3 << 20, 7));
-      const r = run(["wc", "-c"], { stdinFile: file });
-      assert.equal(r.code, 0);
-      assert.equal(r.stdout.trim(), String(3 << 20));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it("linkedLibraries lists the dynamic loader and libc of a dynamic binary", () => {
-    const libs = linkedLibraries("/bin/ls");
-    assert.ok(
-      libs.some((l) => /\/ld-linux[^/]*\.so/.test(l)),
-      libs.join(" "),
-    );
-    assert.ok(
-      libs.some((l) => /\/libc\.so\.6$/.test(l)),
-      libs.join(" "),
-    );
-    assert.ok(libs.every((l) => l.startsWith("/")));
   });
 });
 

@@ -192,7 +192,7 @@ describe("verify: targets and judgements", () => {
 });
 
 // Evaluation of the container checks whose live negative control cannot show every branch here
-// (test/integration/verify-controls.test.ts breaks each live where this machine allows).
+// (test/vm/verify-controls.test.ts breaks each live where this machine allows).
 describe("verify: container posture judgements", () => {
   it("seccomp: mode 2 inherited from the host's own filter, with none of the container's, fails", () => {
     const own = { Seccomp: "2", Seccomp_filters: "6" };

@@ -16,10 +16,10 @@ import {
   tailscaleProblems,
 } from "./tailscale.js";
 
-export const SSHD_DROPIN = "/etc/ssh/sshd_config.d/50-moat.conf";
-export const FAIL2BAN_JAIL = "/etc/fail2ban/jail.d/moat-sshd.local";
+const SSHD_DROPIN = "/etc/ssh/sshd_config.d/50-moat.conf";
+const FAIL2BAN_JAIL = "/etc/fail2ban/jail.d/moat-sshd.local";
 // sshd -t reads the candidate through this copy of the main config, which includes it.
-export const SSHD_CANDIDATE = "/run/moat-sshd-candidate.conf";
+const SSHD_CANDIDATE = "/run/moat-sshd-candidate.conf";
 
 export interface AccessSeen {
   files: ReadonlyMap<string, FileSeen>;
@@ -28,14 +28,14 @@ export interface AccessSeen {
   tailscale: TailscaleSeen;
 }
 
-export function accessFiles(ctx: PlanContext): FileWant[] {
+function accessFiles(ctx: PlanContext): FileWant[] {
   return [
     artifactFile(ctx.artifacts, SSHD_DROPIN_PATH, SSHD_DROPIN),
     artifactFile(ctx.artifacts, FAIL2BAN_JAIL_PATH, FAIL2BAN_JAIL),
   ];
 }
 
-export function planAccess(ctx: PlanContext, seen: AccessSeen): Action[] {
+function planAccess(ctx: PlanContext, seen: AccessSeen): Action[] {
   const [sshd, jail] = accessFiles(ctx);
   const actions: Action[] = [];
   if (sshd) {

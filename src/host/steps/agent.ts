@@ -24,7 +24,7 @@ import { type Step, waitFor } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 import { agentDocker } from "./rootless-docker.js";
 
-export const AGENT_RECORD = "agent.applied";
+const AGENT_RECORD = "agent.applied";
 // Next to an `--import-image` tarball, `<tar>.changes.json` may hold the image config a
 // Dockerfile would have set (user, workdir, env, command): a JSON array of `--change` lines.
 export const IMPORT_CHANGES_SUFFIX = ".changes.json";
@@ -58,7 +58,7 @@ export function parseImportChanges(text: string | null, file: string): string[] 
   return lines as string[];
 }
 
-export function agentFiles(ctx: PlanContext, seen: Pick<AgentSeen, "files" | "freshToken">): FileWant[] {
+function agentFiles(ctx: PlanContext, seen: Pick<AgentSeen, "files" | "freshToken">): FileWant[] {
   const paths = [
     COMPOSE_PATH,
     SECCOMP_PATH,
@@ -83,7 +83,7 @@ export function agentFiles(ctx: PlanContext, seen: Pick<AgentSeen, "files" | "fr
 }
 
 // What the running container was created from; a different one means `compose up` again.
-export const fingerprint = (files: FileWant[]) =>
+const fingerprint = (files: FileWant[]) =>
   `${createHash("sha256")
     .update(files.map((f) => `${f.path}\0${f.content}`).join("\0"))
     .digest("hex")}\n`;
@@ -91,7 +91,7 @@ export const fingerprint = (files: FileWant[]) =>
 // How long host apply waits, where Compose cannot (v1 has no `up --wait`), for the container to
 // run and, with a healthcheck, to be healthy: the rendered start_period (60 s) plus three failed
 // 30 s probes, so a container that will turn unhealthy does so before the wait ends.
-export const AGENT_START_TIMEOUT_MS = 180_000;
+const AGENT_START_TIMEOUT_MS = 180_000;
 const STATE_FORMAT = "{{.State.Status}}{{if .State.Health}} {{.State.Health.Status}}{{end}}";
 
 // `compose up` for the distribution's Compose. The project is named on the command line for both
@@ -208,7 +208,7 @@ export function postureProblems(inspect: Posture | null): string[] {
   return problems;
 }
 
-export function inspectAgent(spec: MoatSpec): Posture | null {
+function inspectAgent(spec: MoatSpec): Posture | null {
   const out = agentDocker(spec, ["inspect", agentContainerName(spec)]);
   if (out === null) return null;
   return (JSON.parse(out) as Posture[])[0] ?? null;

@@ -15,7 +15,7 @@ const driftFiles = (ctx: PlanContext) => [
   unitFile(ctx.artifacts, DRIFT_TIMER),
 ];
 
-export function planDrift(ctx: PlanContext, seen: DriftSeen): Action[] {
+function planDrift(ctx: PlanContext, seen: DriftSeen): Action[] {
   const files = driftFiles(ctx);
   const actions = planFiles(files, seen.files);
   if (

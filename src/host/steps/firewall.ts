@@ -12,8 +12,8 @@ import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 
 // What `nft -s list table inet moat` printed right after the last load: a different listing
 // later means someone changed or removed the live table.
-export const FIREWALL_RECORD = "firewall.live";
-export const LIST_TABLE = ["nft", "-s", "list", "table", "inet", NFT_TABLE];
+const FIREWALL_RECORD = "firewall.live";
+const LIST_TABLE = ["nft", "-s", "list", "table", "inet", NFT_TABLE];
 
 export interface FirewallSeen {
   files: ReadonlyMap<string, FileSeen>;

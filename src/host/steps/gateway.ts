@@ -43,7 +43,7 @@ export function gatewayDirs(ctx: PlanContext): [string, number, string, string][
 
 // The gateway's secrets: every secret but Tailscale's auth key, which only the access step reads
 // (into its own root-only file), so the gateway user can never read it.
-export const gatewaySecretFields = (ctx: PlanContext) =>
+const gatewaySecretFields = (ctx: PlanContext) =>
   secretFields(ctx.spec).filter((f) => f.field !== "access.tailscale.authKey");
 const envRefs = (ctx: PlanContext) =>
   gatewaySecretFields(ctx).filter(

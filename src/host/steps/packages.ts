@@ -8,11 +8,11 @@ import { output, readText } from "../shell.js";
 import type { Step } from "../step.js";
 import type { Action, PlanContext } from "../types.js";
 
-export const RUNTIME_DIR = `${MOAT_INSTALL_DIR}/node`;
+const RUNTIME_DIR = `${MOAT_INSTALL_DIR}/node`;
 export const RUNTIME_NODE = `${RUNTIME_DIR}/bin/node`;
 // The gateway and drift units run /usr/bin/node (src/render/systemd.ts).
-export const SYSTEM_NODE = "/usr/bin/node";
-export const STAMP = ".moat-stamp";
+const SYSTEM_NODE = "/usr/bin/node";
+const STAMP = ".moat-stamp";
 
 export interface PackagesSeen {
   installed: string[];

@@ -24,20 +24,20 @@ import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 import { agentHome } from "./users.js";
 
 // Where distributions ship the rootless launcher: Docker's own packages, then Debian/Ubuntu's.
-export const LAUNCHER_CANDIDATES = [
+const LAUNCHER_CANDIDATES = [
   "/usr/bin/dockerd-rootless.sh",
   "/usr/share/docker.io/contrib/dockerd-rootless.sh",
 ];
 // The launcher finds rootlesskit on its unit's PATH (src/render/rootless-docker.ts), in this order.
-export const ROOTLESSKIT_CANDIDATES = ["/usr/local/bin/rootlesskit", "/usr/bin/rootlesskit"];
-export const TUN = "/dev/net/tun";
+const ROOTLESSKIT_CANDIDATES = ["/usr/local/bin/rootlesskit", "/usr/bin/rootlesskit"];
+const TUN = "/dev/net/tun";
 export const TUN_TMPFILES = "/etc/tmpfiles.d/moat-tun.conf";
 // containerd comes with docker.io and runs as root; the rootless daemon starts its own.
 const ROOTFUL = ["docker.service", "docker.socket", "containerd.service"];
 
-export const userUnitDir = (spec: MoatSpec) => `${agentHome(spec)}/.config/systemd/user`;
-export const agentRuntimeDir = (spec: MoatSpec) => `/run/user/${spec.host.agentUid}`;
-export const agentDockerHost = (spec: MoatSpec) => `unix://${agentRuntimeDir(spec)}/docker.sock`;
+const userUnitDir = (spec: MoatSpec) => `${agentHome(spec)}/.config/systemd/user`;
+const agentRuntimeDir = (spec: MoatSpec) => `/run/user/${spec.host.agentUid}`;
+const agentDockerHost = (spec: MoatSpec) => `unix://${agentRuntimeDir(spec)}/docker.sock`;
 
 export interface RootlessSeen {
   files: ReadonlyMap<string, FileSeen>;
@@ -145,7 +145,7 @@ export function planRootless(ctx: PlanContext, seen: RootlessSeen): Action[] {
 }
 
 // The agent's Docker answers, runs rootless, and is the only daemon.
-export function rootlessProblems(info: string | null, rootfulActive: boolean): string[] {
+function rootlessProblems(info: string | null, rootfulActive: boolean): string[] {
   const problems: string[] = [];
   if (info === null) problems.push("the agent's Docker does not answer");
   else if (!/rootless/.test(info)) problems.push("the agent's Docker is not rootless");

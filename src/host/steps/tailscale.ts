@@ -26,16 +26,16 @@ export const TAILSCALE_SOURCE = "/etc/apt/sources.list.d/tailscale.list";
 // Root only (0600 root:root) although /etc/moat-secrets is the gateway group's: the gateway
 // never needs the tailnet's key.
 export const TAILSCALE_AUTHKEY_FILE = `${SECRETS_DIR}/tailscale-authkey`;
-export const TAILSCALE_UP_RECORD = "tailscale.up";
-export const TAILSCALED_UNIT = "tailscaled.service";
+const TAILSCALE_UP_RECORD = "tailscale.up";
+const TAILSCALED_UNIT = "tailscaled.service";
 const LOCKDOWN_FILE = onVm(SSH_LOCKDOWN_PATH);
 const LOCKDOWN_UNIT_FILE = `${SYSTEMD_DIR}/${SSH_LOCKDOWN_UNIT}`;
-export const LIST_LOCKDOWN = ["nft", "list", "table", "inet", SSH_LOCKDOWN_TABLE];
+const LIST_LOCKDOWN = ["nft", "list", "table", "inet", SSH_LOCKDOWN_TABLE];
 const RUNNING = '"BackendState":\\s*"Running"';
 
-export const tailscaleRepo = (d: Distro) => `https://pkgs.tailscale.com/stable/${d.id}`;
-export const tailscaleKeyUrl = (d: Distro) => `${tailscaleRepo(d)}/${d.codename}.noarmor.gpg`;
-export const tailscaleSourceLine = (d: Distro) =>
+const tailscaleRepo = (d: Distro) => `https://pkgs.tailscale.com/stable/${d.id}`;
+const tailscaleKeyUrl = (d: Distro) => `${tailscaleRepo(d)}/${d.codename}.noarmor.gpg`;
+const tailscaleSourceLine = (d: Distro) =>
   `deb [signed-by=${TAILSCALE_KEYRING}] ${tailscaleRepo(d)} ${d.codename} main\n`;
 
 // What `tailscale status --json` and `tailscale serve status --json` say, as far as Moat reads them.
@@ -82,8 +82,8 @@ export function tailscaleUpArgv(spec: MoatSpec): string[] {
   ];
 }
 
-export const serveTarget = (spec: MoatSpec) => `http://127.0.0.1:${spec.agent.port}`;
-export const tailscaleServeArgv = (spec: MoatSpec) => [
+const serveTarget = (spec: MoatSpec) => `http://127.0.0.1:${spec.agent.port}`;
+const tailscaleServeArgv = (spec: MoatSpec) => [
   "tailscale",
   "serve",
   "--bg",
@@ -93,7 +93,7 @@ export const tailscaleServeArgv = (spec: MoatSpec) => [
 ];
 
 // Does the serve config send HTTPS on 443 at / to the agent's loopback port?
-export function servesAgent(spec: MoatSpec, serve: ServeConfig | null): boolean {
+function servesAgent(spec: MoatSpec, serve: ServeConfig | null): boolean {
   if (!serve?.TCP?.["443"]?.HTTPS) return false;
   return Object.entries(serve.Web ?? {}).some(
     ([hostPort, web]) => hostPort.endsWith(":443") && web.Handlers?.["/"]?.Proxy === serveTarget(spec),
@@ -102,7 +102,7 @@ export function servesAgent(spec: MoatSpec, serve: ServeConfig | null): boolean 
 const servesAnything = (serve: ServeConfig | null) =>
   Object.keys(serve?.TCP ?? {}).length > 0 || Object.keys(serve?.Web ?? {}).length > 0;
 
-export function lockdownFiles(ctx: PlanContext): FileWant[] {
+function lockdownFiles(ctx: PlanContext): FileWant[] {
   const nft = ctx.artifacts.get(SSH_LOCKDOWN_PATH);
   const unit = ctx.artifacts.get(SSH_LOCKDOWN_UNIT_PATH);
   if (!nft || !unit) return [];

@@ -7,10 +7,10 @@ import { type Account, accounts, groups, observeFile, readText } from "../shell.
 import type { Step } from "../step.js";
 import type { Action, FileSeen, PlanContext } from "../types.js";
 
-export const NOLOGIN = "/usr/sbin/nologin";
+const NOLOGIN = "/usr/sbin/nologin";
 // Groups that amount to root or to the host's Docker.
-export const PRIVILEGED_GROUPS = ["sudo", "admin", "wheel", "docker", "adm", "lxd", "disk"];
-export const LINGER_DIR = "/var/lib/systemd/linger";
+const PRIVILEGED_GROUPS = ["sudo", "admin", "wheel", "docker", "adm", "lxd", "disk"];
+const LINGER_DIR = "/var/lib/systemd/linger";
 export const agentHome = (spec: MoatSpec) => `/home/${spec.host.agentUser}`;
 
 export interface UsersSeen {

@@ -2,7 +2,7 @@
 // indent, `=` aligned across a run of one-line attributes, a blank line between top-level
 // blocks. A multi-line value, a comment, a nested block or a blank line ends a run, as in fmt.
 
-export class Expr {
+class Expr {
   constructor(readonly code: string) {}
 }
 // A Terraform expression written as is: a reference, a function call.

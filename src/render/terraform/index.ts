@@ -6,7 +6,7 @@ import { AWS_PROVIDER, awsMain, awsOutputs, awsProvider, awsVariables } from "./
 import { attr, block, hclFile, type Item } from "./hcl.js";
 import { OCI_PROVIDER, ociMain, ociOutputs, ociProvider, ociVariables } from "./oci.js";
 
-export const TERRAFORM_DIR = "terraform";
+const TERRAFORM_DIR = "terraform";
 
 // OpenTofu 1.6+ reads the same configuration.
 const versions = (name: string, provider: { source: string; version: string }, configure: Item): Item[] => [

@@ -11,13 +11,15 @@ import { after, before, describe, it } from "node:test";
 import { buildOpenclawImage, LAB_OPENCLAW_IMAGE, NODE_VERSION } from "../../src/lab/openclaw-image.js";
 import { OPENCLAW_VERSION } from "../../src/spec/schema.js";
 import { AS_AGENT, VM_NODE, VM_PACKAGE, VM_SPEC } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 import { ALLOWED_DOMAIN, TELEGRAM_OWNER, TELEGRAM_TOKEN_FILE, VerifyLab } from "../support/verify-lab.js";
 
 const prefix = process.env.MOAT_OPENCLAW_PREFIX ?? "";
 const skip =
-  !prefix || !existsSync(join(prefix, "node_modules/openclaw/package.json"))
+  needsRoot("boots an nspawn VM in a network namespace") ||
+  (!prefix || !existsSync(join(prefix, "node_modules/openclaw/package.json"))
     ? "set MOAT_OPENCLAW_PREFIX to an npm prefix with openclaw and Node 24 (scripts/openclaw-validator.sh)"
-    : false;
+    : false);
 
 const PORT = 18789;
 const CONTAINER = "moat-ocl-agent";

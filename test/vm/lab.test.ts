@@ -14,6 +14,7 @@ import type { LabVm } from "../../src/lab/vm.js";
 import { labNamespaces } from "../../src/lab/world.js";
 import { AS_AGENT, labSpec } from "../support/host-lab.js";
 import { labCli } from "../support/lab-cli.js";
+import { needsRoot } from "../support/root.js";
 
 const NAME = "e2e";
 const COMPOSE = "/etc/moat/compose/compose.yaml";
@@ -40,7 +41,11 @@ interface Report {
   summary: { ok: boolean; durationMs: number };
 }
 
-describe("moat lab: up, verify, break each control, down", { concurrency: false, timeout: 600_000 }, () => {
+describe("moat lab: up, verify, break each control, down", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
+  concurrency: false,
+  timeout: 600_000,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-lab-e2e-"));
   const moat = labCli(dir);
   let vm: LabVm;

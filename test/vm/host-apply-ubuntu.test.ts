@@ -17,6 +17,7 @@ import {
   hostProbes,
 } from "../support/host-checks.js";
 import { HostLab, IMDS_V4, labSpec } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 
 const RELEASES: [ReleaseName, string][] = [
   ["ubuntu-24.04", "ubu24"],
@@ -24,7 +25,11 @@ const RELEASES: [ReleaseName, string][] = [
 ];
 
 for (const [release, name] of RELEASES) {
-  describe(`moat host apply on a booted ${release}`, { concurrency: false, timeout: 600_000 }, () => {
+  describe(`moat host apply on a booted ${release}`, {
+    skip: needsRoot("boots an nspawn VM in a network namespace"),
+    concurrency: false,
+    timeout: 600_000,
+  }, () => {
     const lab = new HostLab(name, undefined, release);
     const checks = hostProbes(lab, `moat-${name}-agent`);
 

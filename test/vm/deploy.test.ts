@@ -22,6 +22,7 @@ import { isRefusal, parseAuditLine } from "../../src/gateway/audit-format.js";
 import { installFakeTofu } from "../support/fake-tofu.js";
 import { labSpec, VM_NODE } from "../support/host-lab.js";
 import { busyboxRootfsTar } from "../support/moat-package.js";
+import { needsRoot } from "../support/root.js";
 import { ALLOWED_DOMAIN, TELEGRAM_OWNER, VerifyLab } from "../support/verify-lab.js";
 import { CACHE } from "../support/vm.js";
 
@@ -64,7 +65,11 @@ interface Run {
   stderr: string;
 }
 
-describe("moat deploy", { concurrency: false, timeout: 1_200_000 }, () => {
+describe("moat deploy", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
+  concurrency: false,
+  timeout: 1_200_000,
+}, () => {
   const lab = new VerifyLab("dep", undefined, { seedTelegramToken: false });
   const work = mkdtempSync(join(tmpdir(), "moat-deploy-"));
   const home = join(work, "home");

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { HostLab, labSpec, VM_NODE } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 
 const HEALTHY = `${VM_NODE} -e "require('http').get('http://198.18.0.1:3128/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"`;
 
@@ -24,6 +25,7 @@ while :; do
 done`;
 
 describe("gateway restart after SIGKILL on a booted Debian 13", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
   concurrency: false,
   timeout: 600_000,
 }, () => {

@@ -16,12 +16,14 @@ import { strangerChat } from "../../src/verify/checks/network.js";
 import { specFrom } from "../helpers.js";
 import { AS_AGENT } from "../support/host-lab.js";
 import { labCli } from "../support/lab-cli.js";
+import { needsRoot } from "../support/root.js";
 
 const prefix = process.env.MOAT_OPENCLAW_PREFIX ?? "";
 const skip =
-  !prefix || !existsSync(join(prefix, "node_modules/openclaw/package.json"))
+  needsRoot("boots an nspawn VM in a network namespace") ||
+  (!prefix || !existsSync(join(prefix, "node_modules/openclaw/package.json"))
     ? "set MOAT_OPENCLAW_PREFIX to an npm prefix with openclaw and Node 24 (scripts/openclaw-validator.sh)"
-    : false;
+    : false);
 
 const NAME = "occhat";
 const OWNER = 111111;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { AGENT_UID, GATEWAY, hostProbes, SUBUID } from "../support/host-checks.js";
 import { AS_AGENT, HostLab, IMDS_V4, IMDS_V6, labSpec } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 
 const CONTAINER = "moat-reboot-agent";
 const NFT_FILE = "/etc/moat/nftables/moat.nft";
@@ -14,7 +15,11 @@ const AGENT_MANAGER = `user@${AGENT_UID}.service`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("a converged VM after a reboot", { concurrency: false, timeout: 600_000 }, () => {
+describe("a converged VM after a reboot", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
+  concurrency: false,
+  timeout: 600_000,
+}, () => {
   const lab = new HostLab("reboot");
   const { probe } = hostProbes(lab, CONTAINER);
   const unit = (name: string, property: string) =>

@@ -30,6 +30,7 @@ import {
   VM_PACKAGE,
   VM_SPEC,
 } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 import { TELEGRAM_TOKEN_FILE, VerifyLab, verifySpec } from "../support/verify-lab.js";
 
 const CONTAINER = "moat-verify-agent";
@@ -50,7 +51,11 @@ messengers:
   telegram: { botToken: { file: ${TELEGRAM_TOKEN_FILE} }, allowFrom: [111111] }
 `;
 
-describe("moat host apply on a booted Debian 12", { concurrency: false, timeout: 600_000 }, () => {
+describe("moat host apply on a booted Debian 12", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
+  concurrency: false,
+  timeout: 600_000,
+}, () => {
   const lab = new VerifyLab("bkw", undefined, { release: "debian-12" });
   const dir = mkdtempSync(join(tmpdir(), "moat-bkw-"));
   const checks = hostProbes(lab, CONTAINER);

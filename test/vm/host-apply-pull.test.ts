@@ -17,6 +17,7 @@ import { type FakeRegistry, type RegistryRequest, startFakeRegistry } from "../s
 import { AGENT_UID, GATEWAY } from "../support/host-checks.js";
 import { AS_AGENT, labSpec, VM_IMAGE_TAR } from "../support/host-lab.js";
 import { busyboxRootfsTar } from "../support/moat-package.js";
+import { needsRoot } from "../support/root.js";
 import { probeWith } from "../support/tcp-probe.js";
 import { VerifyLab } from "../support/verify-lab.js";
 
@@ -63,6 +64,7 @@ interface AuditLine {
 }
 
 describe("moat host apply pulls the agent's image through the gateway's pull listener, as root", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
   concurrency: false,
   timeout: 600_000,
 }, () => {

@@ -16,9 +16,14 @@ import {
   SUBUID,
 } from "../support/host-checks.js";
 import { AS_AGENT, HostLab, IMDS_V4, IMDS_V6, labSpec, OTHER_PORT, OTHER_V4 } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 import { GREETING } from "../support/tcp-probe.js";
 
-describe("moat host apply on a booted Debian 13", { concurrency: false, timeout: 360_000 }, () => {
+describe("moat host apply on a booted Debian 13", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
+  concurrency: false,
+  timeout: 360_000,
+}, () => {
   const lab = new HostLab("apply");
   const CONTAINER = "moat-hostapply-agent";
   const checks = hostProbes(lab, CONTAINER);

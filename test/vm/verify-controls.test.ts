@@ -1,4 +1,4 @@
-// A live negative control for every `moat verify` check that test/integration/lab.test.ts does not
+// A live negative control for every `moat verify` check that test/vm/lab.test.ts does not
 // already break (it breaks container.ports, container.capabilities, container.mounts,
 // secrets.agent, gateway.telegram-allowlist and Moat's whole nft table): in one converged Debian 13
 // VM (nspawn in test namespaces), with Tailscale (the fake package of host-lab.ts) so
@@ -19,6 +19,7 @@ import {
   VM_PACKAGE,
   VM_SPEC,
 } from "../support/host-lab.js";
+import { needsRoot } from "../support/root.js";
 import { VerifyLab, verifySpec } from "../support/verify-lab.js";
 
 const COMPOSE = "/etc/moat/compose/compose.yaml";
@@ -48,6 +49,7 @@ const OPEN_PROXY = `require("node:net").createServer((s) => {
 `;
 
 describe("moat verify: a live negative control for every check", {
+  skip: needsRoot("boots an nspawn VM in a network namespace"),
   concurrency: false,
   timeout: 900_000,
 }, () => {

@@ -8,11 +8,15 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { GatewayLab, type GatewayProc, labYaml, PRIVATE, REPO } from "../support/gateway-lab.js";
+import { needsRoot } from "../support/root.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MOAT = [`${REPO}/bin/moat.js`, "logs", "--local"];
 
-describe("moat logs on a gateway's audit trail", { concurrency: false }, () => {
+describe("moat logs on a gateway's audit trail", {
+  concurrency: false,
+  skip: needsRoot("network namespaces (ip netns)"),
+}, () => {
   const lab = new GatewayLab("mgw-logs");
   let gw: GatewayProc;
   const logs = (...args: string[]) =>

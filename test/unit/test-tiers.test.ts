@@ -20,7 +20,7 @@ function tierProblems(files: string[], scripts: Record<string, string>): string[
   const problems: string[] = [];
   for (const tier of TIERS) {
     if (!scripts[tier]) problems.push(`no ${tier} script`);
-    else if (!new RegExp(`npm run ${tier}(\\s|$)`).test(scripts.test ?? ""))
+    else if (!new RegExp(`npm run ${tier}(?![\\w:-])`).test(scripts.test ?? ""))
       problems.push(`npm test does not run ${tier}`);
   }
   for (const file of files) {

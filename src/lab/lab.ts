@@ -31,7 +31,7 @@ import {
   removeNamespace,
 } from "./netns.js";
 import { buildOpenclawImage } from "./openclaw-image.js";
-import { stageMoatPackage } from "./package.js";
+import { stageLabPackage } from "./package.js";
 import { makeTestPki } from "./pki.js";
 import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
 import { LabVm, processAlive } from "./vm.js";
@@ -191,7 +191,7 @@ export async function labUp(
   );
   const base = ensureBaseRootfs();
   progress("package", "Moat package for the VM");
-  const pkg = stageMoatPackage();
+  const pkg = stageLabPackage();
 
   const imageTar = opts.imageTar ?? openclawImage(spec, progress);
 

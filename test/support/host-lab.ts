@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
 import { addressHolder } from "../../src/lab/netns.js";
 import { LAB_RELEASE, type ReleaseName } from "../../src/lab/rootfs.js";
-import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
+import { busyboxRootfsTar, stageLabPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "./oci-firewall.js";
 import { startListener } from "./tcp-probe.js";
@@ -73,7 +73,7 @@ export class HostLab {
   async up(specText: string): Promise<void> {
     removeStaleCopies();
     const base = ensureBaseRootfs(this.release);
-    const pkg = stageMoatPackage();
+    const pkg = stageLabPackage();
     this.vmNs = this.net.addNs("vm");
     this.cloudNs = this.net.addNs("cloud");
     this.net.link(this.vmNs, ["192.0.2.2/24", "2001:db8::2/64"], this.cloudNs, [

@@ -5,9 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { RUNTIME_NODE } from "../host/steps/packages.js";
 import { renderBundle } from "../render/index.js";
-import { MOAT_INSTALL_DIR } from "../render/paths.js";
+import { CLOUD_INIT_DONE, INSTALLED_MOAT_JS, RUNTIME_NODE, SPEC_ON_VM } from "../render/paths.js";
 import { GATEWAY_UNIT } from "../render/systemd.js";
 import { parseSpec, SpecInvalid } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
@@ -31,7 +30,6 @@ import { DeployProblem } from "./problem.js";
 import { pushImage, pushPackage, pushSecret, pushSpec } from "./push.js";
 import {
   asRoot,
-  CLOUD_INIT_MARKER,
   type Privileged,
   pickNode,
   privileged,
@@ -179,7 +177,7 @@ async function waitForCloudInit(p: Privileged, timeoutMs: number, progress: Prog
     const s = Math.round((Date.now() - started) / 1000);
     if (Date.now() - started > timeoutMs)
       throw new DeployFailed(
-        `cloud-init did not finish within ${s} s (no ${CLOUD_INIT_MARKER}); see /var/log/cloud-init-output.log on the host`,
+        `cloud-init did not finish within ${s} s (no ${CLOUD_INIT_DONE}); see /var/log/cloud-init-output.log on the host`,
       );
     progress.line(`waiting for cloud-init (${s} s)`);
     await sleep(5000);
@@ -202,7 +200,7 @@ async function remoteJson<T>(p: Privileged, argv: string[], what: string, progre
 export const remoteVerify = (p: Privileged) =>
   remoteJson<VerifyReport>(
     p,
-    [RUNTIME_NODE, `${MOAT_INSTALL_DIR}/bin/moat.js`, "verify", "-c", "/etc/moat/moat.yaml", "--json"],
+    [RUNTIME_NODE, INSTALLED_MOAT_JS, "verify", "-c", SPEC_ON_VM, "--json"],
     "moat verify",
   );
 

@@ -6,7 +6,7 @@
 import { dirname } from "node:path";
 import { pullListenAddress } from "../../gateway/pull-listener.js";
 import { restartNeeded } from "../../gateway/reload.js";
-import { LOG_DIR, onVm, SECRETS_DIR, STATE_DIR } from "../../render/paths.js";
+import { GATEWAY_ENV_FILE, LOG_DIR, SECRETS_DIR, SPEC_ON_VM, STATE_DIR } from "../../render/paths.js";
 import { GATEWAY_NET_UNIT, GATEWAY_UNIT } from "../../render/systemd.js";
 import { parseSpec } from "../../spec/load.js";
 import type { SecretRef } from "../../spec/schema.js";
@@ -16,8 +16,6 @@ import { observeFile, observeFiles, output, readText, unitState } from "../shell
 import { type Step, waitFor } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 
-export const SPEC_ON_VM = onVm("moat.yaml");
-export const GATEWAY_ENV_FILE = `${SECRETS_DIR}/gateway.env`;
 const UNITS = [GATEWAY_NET_UNIT, GATEWAY_UNIT];
 
 export interface GatewaySeen {

@@ -4,11 +4,12 @@
 import * as prompts from "@clack/prompts";
 import type { Command } from "commander";
 import { DEFAULT_CAPACITY_POLICY } from "../deploy/capacity.js";
-import type { Progress, VerifyReport } from "../deploy/deploy.js";
+import type { Progress } from "../deploy/deploy.js";
 import { isCloud } from "../deploy/plan.js";
 import { DeployProblem } from "../deploy/problem.js";
 import { loadSpecFile } from "../spec/load.js";
 import { SecretUnavailable } from "../spec/secrets.js";
+import type { VerifyReport } from "../verify/types.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 
 const deployModule = () => import("../deploy/deploy.js");

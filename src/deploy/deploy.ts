@@ -5,11 +5,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import type { ApplyReport } from "../host/types.js";
 import { renderBundle } from "../render/index.js";
 import { CLOUD_INIT_DONE, INSTALLED_MOAT_JS, RUNTIME_NODE, SPEC_ON_VM } from "../render/paths.js";
 import { GATEWAY_UNIT } from "../render/systemd.js";
 import { parseSpec, SpecInvalid } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
+import type { VerifyReport } from "../verify/types.js";
 import { type CapacityPolicy, capacitySchedule, isOutOfCapacity } from "./capacity.js";
 import { tofuVariables } from "./cloud-vars.js";
 import { KnownHosts } from "./known-hosts.js";
@@ -67,16 +69,6 @@ export interface DeployOptions {
   sshTimeoutMs?: number;
   cloudInitTimeoutMs?: number;
   progress: Progress;
-}
-
-export interface ApplyReport {
-  ok: boolean;
-  steps: { step: string; status: string; actions: string[]; error?: string }[];
-}
-
-export interface VerifyReport {
-  checks: { id: string; title: string; status: string; detail: string; fix: string; required: boolean }[];
-  summary: VerifySummary & { total: number; durationMs: number };
 }
 
 export interface DeployResult {

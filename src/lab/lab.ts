@@ -18,6 +18,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
 import { type MoatSpec, OPENCLAW_VERSION } from "../spec/schema.js";
+import { llmApiKeyField, TELEGRAM_BOT_TOKEN_FIELD } from "../spec/secrets.js";
 import { type CloudConfig, CONTROL_SOCKET, EVENTS_FILE } from "./cloud.js";
 import { installInstanceServices } from "./cloud-firewall.js";
 import {
@@ -208,7 +209,7 @@ export async function labUp(
     const i = spec.llm.findIndex((p) =>
       kind === "openai" ? ["openai", "openrouter", "openai-compatible"].includes(p.kind) : p.kind === kind,
     );
-    return secrets.find((s) => s.field === `llm[${i}].apiKey`)?.value ?? "no-such-provider";
+    return secrets.find((s) => s.field === llmApiKeyField(i))?.value ?? "no-such-provider";
   };
   const pki = makeTestPki(world.tlsNames);
   const cloud: CloudConfig = {
@@ -224,7 +225,7 @@ export async function labUp(
     },
     tls: { cert: pki.cert, key: pki.key },
     llmKeys: { anthropic: keyFor("anthropic"), openai: keyFor("openai"), gemini: keyFor("gemini") },
-    botToken: secrets.find((s) => s.field === "messengers.telegram.botToken")?.value ?? "",
+    botToken: secrets.find((s) => s.field === TELEGRAM_BOT_TOKEN_FIELD)?.value ?? "",
   };
   writeFileSync(join(dir, "cloud.json"), JSON.stringify(cloud), { mode: 0o600 });
   const cloudPid = await startCloud(dir, world.namespaces.cloud);

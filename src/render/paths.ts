@@ -22,6 +22,9 @@ export const onVm = (bundlePath: string) => `${BUNDLE_DIR}/${bundlePath}`;
 
 // The spec the gateway and drift run with.
 export const SPEC_ON_VM = onVm("moat.yaml");
+// Tailscale's auth key: root only (0600 root:root) although SECRETS_DIR is the gateway group's,
+// so the gateway never gets the tailnet's key. Host apply and deploy write it there.
+export const TAILSCALE_AUTHKEY_FILE = `${SECRETS_DIR}/tailscale-authkey`;
 // `{ env }` secrets for the gateway: root only, read by systemd before it drops privileges.
 export const GATEWAY_ENV_FILE = `${SECRETS_DIR}/gateway.env`;
 // Moat as installed, and the Node runtime cloud-init puts there and host apply keeps.

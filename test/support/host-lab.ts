@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { ApplyReport } from "../../src/host/types.js";
 import { addressHolder } from "../../src/lab/netns.js";
 import { provisionVm, VM_IMAGE_TAR, VM_NODE, VM_PACKAGE, VM_SPEC } from "../../src/lab/provision.js";
 import { LAB_RELEASE, type ReleaseName } from "../../src/lab/rootfs.js";
@@ -105,11 +106,7 @@ export class HostLab {
     env: Record<string, string> = {},
   ): {
     code: number;
-    report: {
-      ok: boolean;
-      steps: { step: string; status: string; actions: string[]; error?: string; durationMs: number }[];
-      durationMs: number;
-    };
+    report: ApplyReport;
     stderr: string;
   } {
     const r = this.vm.exec(

@@ -13,7 +13,6 @@ import { keyringProblems, primaryKeyFingerprints } from "../../src/host/openpgp.
 import { planGateway } from "../../src/host/steps/gateway.js";
 import {
   planTailscale,
-  TAILSCALE_AUTHKEY_FILE,
   TAILSCALE_KEY_FINGERPRINT,
   TAILSCALE_KEYRING,
   TAILSCALE_SOURCE,
@@ -23,6 +22,7 @@ import {
 } from "../../src/host/steps/tailscale.js";
 import type { Action, FileSeen, PlanContext } from "../../src/host/types.js";
 import { renderBundle } from "../../src/render/index.js";
+import { TAILSCALE_AUTHKEY_FILE } from "../../src/render/paths.js";
 import { renderSshLockdown, sshLockdownRules } from "../../src/render/ssh-lockdown.js";
 import { specFrom } from "../helpers.js";
 

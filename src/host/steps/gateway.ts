@@ -10,7 +10,7 @@ import { GATEWAY_ENV_FILE, LOG_DIR, SECRETS_DIR, SPEC_ON_VM, STATE_DIR } from ".
 import { GATEWAY_NET_UNIT, GATEWAY_UNIT } from "../../render/systemd.js";
 import { parseSpec } from "../../spec/load.js";
 import type { SecretRef } from "../../spec/schema.js";
-import { secretFields } from "../../spec/secrets.js";
+import { type SecretField, secretFields } from "../../spec/secrets.js";
 import { HOST_STATE_DIR, planFiles, unitFile, writesAny } from "../files.js";
 import { observeFile, observeFiles, output, readText, unitState } from "../shell.js";
 import { type Step, waitFor } from "../step.js";
@@ -42,14 +42,14 @@ export function gatewayDirs(ctx: PlanContext): [string, number, string, string][
 // The gateway's secrets: every secret but Tailscale's auth key, which only the access step reads
 // (into its own root-only file), so the gateway user can never read it.
 export const gatewaySecretFields = (ctx: PlanContext) =>
-  secretFields(ctx.spec).filter((f) => f.field !== "access.tailscale.authKey");
+  secretFields(ctx.spec).filter((f) => f.reader === "gateway");
 const envRefs = (ctx: PlanContext) =>
   gatewaySecretFields(ctx).filter(
-    (f): f is { field: string; ref: Extract<SecretRef, { env: string }> } => "env" in f.ref,
+    (f): f is SecretField & { ref: Extract<SecretRef, { env: string }> } => "env" in f.ref,
   );
 const fileRefs = (ctx: PlanContext) =>
   gatewaySecretFields(ctx).filter(
-    (f): f is { field: string; ref: Extract<SecretRef, { file: string }> } => "file" in f.ref,
+    (f): f is SecretField & { ref: Extract<SecretRef, { file: string }> } => "file" in f.ref,
   );
 
 export function gatewayFiles(ctx: PlanContext, seen: Pick<GatewaySeen, "envValues">): FileWant[] {

@@ -37,11 +37,11 @@ import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
 import { LabVm, processAlive } from "./vm.js";
 import { LAB_ADDRESSES, labNamespaces, labSecrets, labWorld } from "./world.js";
 
-export const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
-const LAB_DISKS = process.env.MOAT_LAB_DISKS ?? "/var/lib/moat-lab";
-
+// Where provisioning put Moat, its Node and the spec in the VM (the lab's commands run them).
 export { VM_NODE, VM_PACKAGE, VM_SPEC } from "./provision.js";
 
+export const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
+const LAB_DISKS = process.env.MOAT_LAB_DISKS ?? "/var/lib/moat-lab";
 const VM_CA = "/etc/moat-lab/ca.pem";
 
 export interface LabState {

@@ -4,12 +4,14 @@
 import * as prompts from "@clack/prompts";
 import type { Command } from "commander";
 import { DEFAULT_CAPACITY_POLICY } from "../deploy/capacity.js";
-import type { Progress, VerifyReport } from "../deploy/deploy.js";
+import type { Progress } from "../deploy/deploy.js";
 import { isCloud } from "../deploy/plan.js";
 import { DeployProblem } from "../deploy/problem.js";
+import { SPEC_ON_VM } from "../render/paths.js";
 import { loadSpecFile } from "../spec/load.js";
 import { SecretUnavailable } from "../spec/secrets.js";
 import { formatVmStatus, vmProblems } from "../status/format.js";
+import type { VerifyReport } from "../verify/types.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 import { observeWhere } from "./where.js";
 
@@ -130,7 +132,7 @@ export function registerDeploy(program: Command): void {
     .option("--json", "print the status as JSON")
     .addHelpText(
       "after",
-      "\nOn a Moat VM (where /etc/moat/moat.yaml exists) it reads that VM, as root. Beside a moat.yaml\n" +
+      `\nOn a Moat VM (where ${SPEC_ON_VM} exists) it reads that VM, as root. Beside a moat.yaml\n` +
         "that `moat deploy` deployed from, it reaches the VM over deploy's pinned SSH connection.",
     )
     .action(

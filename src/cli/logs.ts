@@ -5,6 +5,7 @@ import { DEFAULT_AUDIT_LOG } from "../gateway/audit.js";
 import { formatRecord, parseAuditLine } from "../gateway/audit-format.js";
 import { AuditUnreadable, viewAudit } from "../gateway/audit-view.js";
 import { parseDuration } from "../gateway/duration.js";
+import { SPEC_ON_VM } from "../render/paths.js";
 import { CliFailure, configOption } from "./util.js";
 import { observeWhere } from "./where.js";
 
@@ -94,7 +95,7 @@ export function registerLogs(program: Command): void {
     .addOption(new Option("--until-stdin-closes").hideHelp())
     .addHelpText(
       "after",
-      "\nOn a Moat VM (where /etc/moat/moat.yaml exists) it reads /var/log/moat/gateway-audit.log, as root.\n" +
+      `\nOn a Moat VM (where ${SPEC_ON_VM} exists) it reads ${DEFAULT_AUDIT_LOG}, as root.\n` +
         "Beside a moat.yaml that `moat deploy` deployed from, it runs there over deploy's pinned SSH connection.",
     )
     .action(async (flags: LogsFlags) => {

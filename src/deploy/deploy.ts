@@ -5,13 +5,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { RUNTIME_NODE } from "../host/steps/packages.js";
+import type { ApplyReport } from "../host/types.js";
 import { renderBundle } from "../render/index.js";
-import { MOAT_INSTALL_DIR } from "../render/paths.js";
+import { CLOUD_INIT_DONE, INSTALLED_MOAT_JS, RUNTIME_NODE, SPEC_ON_VM } from "../render/paths.js";
 import { GATEWAY_UNIT } from "../render/systemd.js";
 import { parseSpec, SpecInvalid } from "../spec/load.js";
 import type { MoatSpec } from "../spec/schema.js";
 import type { VmStatus } from "../status/vm-status.js";
+import type { VerifyReport } from "../verify/types.js";
 import { type CapacityPolicy, capacitySchedule, isOutOfCapacity } from "./capacity.js";
 import { tofuVariables } from "./cloud-vars.js";
 import { KnownHosts } from "./known-hosts.js";
@@ -32,7 +33,6 @@ import { DeployProblem } from "./problem.js";
 import { pushImage, pushPackage, pushSecret, pushSpec } from "./push.js";
 import {
   asRoot,
-  CLOUD_INIT_MARKER,
   type Privileged,
   pickNode,
   privileged,
@@ -70,16 +70,6 @@ export interface DeployOptions {
   sshTimeoutMs?: number;
   cloudInitTimeoutMs?: number;
   progress: Progress;
-}
-
-export interface ApplyReport {
-  ok: boolean;
-  steps: { step: string; status: string; actions: string[]; error?: string }[];
-}
-
-export interface VerifyReport {
-  checks: { id: string; title: string; status: string; detail: string; fix: string; required: boolean }[];
-  summary: VerifySummary & { total: number; durationMs: number };
 }
 
 export interface DeployResult {
@@ -180,7 +170,7 @@ async function waitForCloudInit(p: Privileged, timeoutMs: number, progress: Prog
     const s = Math.round((Date.now() - started) / 1000);
     if (Date.now() - started > timeoutMs)
       throw new DeployFailed(
-        `cloud-init did not finish within ${s} s (no ${CLOUD_INIT_MARKER}); see /var/log/cloud-init-output.log on the host`,
+        `cloud-init did not finish within ${s} s (no ${CLOUD_INIT_DONE}); see /var/log/cloud-init-output.log on the host`,
       );
     progress.line(`waiting for cloud-init (${s} s)`);
     await sleep(5000);
@@ -203,7 +193,7 @@ async function remoteJson<T>(p: Privileged, argv: string[], what: string, progre
 export const remoteVerify = (p: Privileged) =>
   remoteJson<VerifyReport>(
     p,
-    [RUNTIME_NODE, `${MOAT_INSTALL_DIR}/bin/moat.js`, "verify", "-c", "/etc/moat/moat.yaml", "--json"],
+    [RUNTIME_NODE, INSTALLED_MOAT_JS, "verify", "-c", SPEC_ON_VM, "--json"],
     "moat verify",
   );
 
@@ -397,11 +387,7 @@ export const verifySummary = (v: VerifyReport): VerifySummary => ({
 
 // `moat status --local` on the VM: the agent, the gateway, today's spend, the last verify.
 export const remoteVmStatus = (p: Privileged) =>
-  remoteJson<VmStatus>(
-    p,
-    [RUNTIME_NODE, `${MOAT_INSTALL_DIR}/bin/moat.js`, "status", "--local", "--json"],
-    "moat status",
-  );
+  remoteJson<VmStatus>(p, [RUNTIME_NODE, INSTALLED_MOAT_JS, "status", "--local", "--json"], "moat status");
 
 export interface StatusResult {
   state: DeployState;
@@ -483,7 +469,7 @@ export async function remoteLogs(opts: {
     });
     if (opts.follow) process.once("SIGINT", interrupted);
     const r = await remote.run(
-      `${p.sudo}${[RUNTIME_NODE, `${MOAT_INSTALL_DIR}/bin/moat.js`, ...opts.args].map(q).join(" ")}`,
+      `${p.sudo}${[RUNTIME_NODE, INSTALLED_MOAT_JS, ...opts.args].map(q).join(" ")}`,
       {
         onStdoutLine: opts.onLine,
         onStderrLine: opts.onStderrLine,

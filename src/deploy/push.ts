@@ -5,7 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { SECRETS_DIR } from "../render/paths.js";
+import { DEPLOY_STAGE_DIR, SECRETS_DIR } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import type { MoatTarball } from "./package.js";
 import { DeployProblem } from "./problem.js";
@@ -14,7 +14,6 @@ import {
   IMAGE_HASH_FILE,
   type Privileged,
   type RemoteFacts,
-  STAGE_DIR,
   STAGED_IMAGE,
   STAGED_PACKAGE,
   STAGED_SPEC,
@@ -53,7 +52,7 @@ export async function pushPackage(p: Privileged, tar: MoatTarball, facts: Remote
       p,
       "unpacking Moat",
       `set -e
-install -d -m 0755 ${STAGE_DIR}
+install -d -m 0755 ${DEPLOY_STAGE_DIR}
 rm -rf ${next} && mkdir -m 0755 ${next}
 tar -xzf ${q(`${dir}/moat.tgz`)} -C ${next} --no-same-owner
 echo ${tar.sha256} > ${next}/.deploy-sha256
@@ -72,7 +71,7 @@ export async function pushImage(p: Privileged, localTar: string, facts: RemoteFa
       p,
       "staging the agent image",
       `set -e
-install -d -m 0755 ${STAGE_DIR}
+install -d -m 0755 ${DEPLOY_STAGE_DIR}
 mv -f ${q(`${dir}/image.tar`)} ${STAGED_IMAGE}.next
 chown root:root ${STAGED_IMAGE}.next && chmod 0644 ${STAGED_IMAGE}.next
 mv -f ${STAGED_IMAGE}.next ${STAGED_IMAGE}
@@ -89,7 +88,7 @@ export async function pushSpec(p: Privileged, vmSpec: string): Promise<void> {
     p,
     "writing the spec",
     `set -e
-install -d -m 0755 ${STAGE_DIR}
+install -d -m 0755 ${DEPLOY_STAGE_DIR}
 umask 022
 cat > ${STAGED_SPEC}.next
 mv -f ${STAGED_SPEC}.next ${STAGED_SPEC}`,

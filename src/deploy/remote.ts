@@ -2,19 +2,15 @@
 // works, whether cloud-init finished, which Node can run Moat, and what was pushed last time.
 
 import { nodeIsRecentEnough } from "../host/distro.js";
-import { MOAT_INSTALL_DIR, STATE_DIR } from "../render/paths.js";
+import { CLOUD_INIT_DONE, DEPLOY_STAGE_DIR, RUNTIME_NODE } from "../render/paths.js";
 import { DeployProblem } from "./problem.js";
 import { type Remote, shellQuote } from "./ssh.js";
 
-export const STAGE_DIR = "/var/cache/moat-deploy";
-export const STAGED_PACKAGE = `${STAGE_DIR}/agentmoat`;
-export const STAGED_SPEC = `${STAGE_DIR}/moat.yaml`;
-export const STAGED_IMAGE = `${STAGE_DIR}/agent-image.tar`;
+export const STAGED_PACKAGE = `${DEPLOY_STAGE_DIR}/agentmoat`;
+export const STAGED_SPEC = `${DEPLOY_STAGE_DIR}/moat.yaml`;
+export const STAGED_IMAGE = `${DEPLOY_STAGE_DIR}/agent-image.tar`;
 const PACKAGE_HASH_FILE = `${STAGED_PACKAGE}/.deploy-sha256`;
-export const IMAGE_HASH_FILE = `${STAGE_DIR}/agent-image.sha256`;
-// Written by the rendered cloud-init once it has installed Moat's Node.
-export const CLOUD_INIT_MARKER = `${STATE_DIR}/cloud-init.done`;
-const CLOUD_INIT_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
+export const IMAGE_HASH_FILE = `${DEPLOY_STAGE_DIR}/agent-image.sha256`;
 
 export class RemoteUnfit extends DeployProblem {}
 
@@ -26,10 +22,10 @@ export interface RemoteFacts {
 }
 
 const FACTS_SCRIPT = `
-[ -e ${CLOUD_INIT_MARKER} ] && echo cloud-init=done
+[ -e ${CLOUD_INIT_DONE} ] && echo cloud-init=done
 echo "package=$(cat ${PACKAGE_HASH_FILE} 2>/dev/null)"
 echo "image=$(cat ${IMAGE_HASH_FILE} 2>/dev/null)"
-for n in ${CLOUD_INIT_NODE} $(command -v node 2>/dev/null); do
+for n in ${RUNTIME_NODE} $(command -v node 2>/dev/null); do
   [ -x "$n" ] && echo "node=$n $("$n" --version 2>/dev/null)"
 done
 true`;

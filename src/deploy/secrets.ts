@@ -2,13 +2,17 @@
 // references, delivered to files under /etc/moat-secrets on the VM after boot, and the spec the VM
 // receives points at those files. No secret goes into Terraform, user_data or a rendered file.
 import { parseDocument } from "yaml";
-import { SECRETS_DIR } from "../render/paths.js";
+import { SECRETS_DIR, TAILSCALE_AUTHKEY_FILE } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
-import { readSecret, SecretUnavailable, secretFields } from "../spec/secrets.js";
-
-// The file host apply's access step keeps Tailscale's key in (src/host/steps/tailscale.ts): the
-// deployed key goes straight there, root only, so the gateway's group never gets a copy.
-export const TAILSCALE_KEY_ON_VM = `${SECRETS_DIR}/tailscale-authkey`;
+import {
+  llmApiKeyField,
+  readSecret,
+  type SecretField,
+  SecretUnavailable,
+  secretFields,
+  TAILSCALE_AUTH_KEY_FIELD,
+  TELEGRAM_BOT_TOKEN_FIELD,
+} from "../spec/secrets.js";
 
 export interface SecretPlacement {
   field: string;
@@ -20,30 +24,22 @@ export interface SecretPlacement {
 }
 
 export function secretPlacements(spec: MoatSpec): SecretPlacement[] {
-  const out: SecretPlacement[] = spec.llm.map((p, i) => ({
-    field: `llm[${i}].apiKey`,
-    yamlPath: ["llm", i, "apiKey"],
-    vmPath: `${SECRETS_DIR}/llm-${p.name.replace(/[^A-Za-z0-9_.-]/g, "_")}-api-key`,
-    forGateway: true,
+  return secretFields(spec).map((f) => ({
+    field: f.field,
+    yamlPath: f.yamlPath,
+    vmPath: vmPathOf(spec, f),
+    forGateway: f.reader === "gateway",
   }));
-  if (spec.messengers.telegram)
-    out.push({
-      field: "messengers.telegram.botToken",
-      yamlPath: ["messengers", "telegram", "botToken"],
-      vmPath: `${SECRETS_DIR}/telegram-bot-token`,
-      forGateway: true,
-    });
-  if (spec.access.tailscale)
-    out.push({
-      field: "access.tailscale.authKey",
-      yamlPath: ["access", "tailscale", "authKey"],
-      vmPath: TAILSCALE_KEY_ON_VM,
-      forGateway: false,
-    });
-  const known = new Set(out.map((p) => p.field));
-  const missed = secretFields(spec).filter((f) => !known.has(f.field));
-  if (missed.length) throw new Error(`deploy has no place for ${missed.map((f) => f.field).join(", ")}`);
-  return out;
+}
+
+function vmPathOf(spec: MoatSpec, f: SecretField): string {
+  if (f.field === TELEGRAM_BOT_TOKEN_FIELD) return `${SECRETS_DIR}/telegram-bot-token`;
+  // Straight to the file host apply's access step reads, root only: the gateway's group never
+  // gets a copy.
+  if (f.field === TAILSCALE_AUTH_KEY_FIELD) return TAILSCALE_AUTHKEY_FILE;
+  const llm = spec.llm.find((_, i) => llmApiKeyField(i) === f.field);
+  if (llm) return `${SECRETS_DIR}/llm-${llm.name.replace(/[^A-Za-z0-9_.-]/g, "_")}-api-key`;
+  throw new Error(`deploy has no place for ${f.field}`);
 }
 
 // The moat.yaml the VM gets: the operator's, with every secret reference turned into the VM file

@@ -3,16 +3,12 @@
 // verify summary. Never a secret.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Summary } from "../verify/types.js";
 
 export const STATE_FILE = ".moat-deploy.json";
 export const KNOWN_HOSTS_FILE = "known_hosts";
 
-export interface VerifySummary {
-  ok: boolean;
-  passed: number;
-  failed: number;
-  skipped: number;
-}
+export type VerifySummary = Pick<Summary, "ok" | "passed" | "failed" | "skipped">;
 
 export interface DeployState {
   name: string;

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { MoatSpec } from "../spec/schema.js";
-import { readSecret } from "../spec/secrets.js";
+import { readSecret, TELEGRAM_BOT_TOKEN_FIELD } from "../spec/secrets.js";
 import type { AuditEntry, AuditSink } from "./audit.js";
 import { BodyBudget, bodyLimitsFor } from "./body-budget.js";
 import { Budget, FileBudgetStore } from "./llm/budget.js";
@@ -143,7 +143,7 @@ function buildRoutes(
 ): RoutesGeneration {
   const llmKeys = readLlmKeys(spec, opts.env);
   const telegram = spec.messengers.telegram;
-  const botToken = telegram && readSecret("messengers.telegram.botToken", telegram.botToken, opts.env);
+  const botToken = telegram && readSecret(TELEGRAM_BOT_TOKEN_FIELD, telegram.botToken, opts.env);
   const limits = budgetLimits(spec);
   // Read once per process: a reload must never reset the day's spend from a stale file.
   const budget =

@@ -4,6 +4,7 @@
 import { mkdirSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import pino from "pino";
+import { LOG_DIR } from "../render/paths.js";
 import { boundValues, DEFAULT_VOLUME, type VolumeLimit, VolumeLimiter } from "./audit-bounds.js";
 
 // "suppressed": the count of one client's lines the volume limit left out (audit-bounds.ts).
@@ -34,7 +35,7 @@ export interface AuditSink {
   close(): void;
 }
 
-export const DEFAULT_AUDIT_LOG = "/var/log/moat/gateway-audit.log";
+export const DEFAULT_AUDIT_LOG = `${LOG_DIR}/gateway-audit.log`;
 
 // Rotation is done here rather than by a transport (pino-roll): transports run in a worker
 // thread, which costs memory and moves the write off the thread that can flush on SIGTERM.

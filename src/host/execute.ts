@@ -16,12 +16,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { agentCommand } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { HOST_STATE_DIR } from "./files.js";
 import { keyringProblems } from "./openpgp.js";
 import { accounts, groups, run } from "./shell.js";
 import { sleep } from "./step.js";
-import { agentCommand } from "./steps/rootless-docker.js";
 import type { Action } from "./types.js";
 
 export class ActionFailed extends Error {}

@@ -2,12 +2,12 @@
 // wanted files needs given what is on disk. Pure.
 import type { Artifact } from "../render/artifact.js";
 import { onVm } from "../render/paths.js";
+
+export { HOST_STATE_DIR } from "../render/paths.js";
+
 import type { Action, FileSeen, FileWant } from "./types.js";
 
 export const SYSTEMD_DIR = "/etc/systemd/system";
-// Host apply's own records (fingerprints of what it last applied); root only, and apart from
-// /var/lib/moat, which the gateway user can write.
-export const HOST_STATE_DIR = "/var/lib/moat-host";
 
 const octal = (mode: number) => `0${mode.toString(8)}`;
 

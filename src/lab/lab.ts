@@ -10,7 +10,6 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  realpathSync,
   rmSync,
   unlinkSync,
   writeFileSync,
@@ -18,8 +17,8 @@ import {
 import { request } from "node:http";
 import { join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
-import { IMPORT_CHANGES_SUFFIX } from "../host/steps/agent.js";
 import { type MoatSpec, OPENCLAW_VERSION } from "../spec/schema.js";
+import { llmApiKeyField, TELEGRAM_BOT_TOKEN_FIELD } from "../spec/secrets.js";
 import { type CloudConfig, CONTROL_SOCKET, EVENTS_FILE } from "./cloud.js";
 import { installInstanceServices } from "./cloud-firewall.js";
 import {
@@ -31,18 +30,18 @@ import {
   removeNamespace,
 } from "./netns.js";
 import { buildOpenclawImage } from "./openclaw-image.js";
-import { stageMoatPackage } from "./package.js";
+import { stageLabPackage } from "./package.js";
 import { makeTestPki } from "./pki.js";
+import { provisionVm, VM_IMAGE_TAR, VM_NODE, VM_PACKAGE, VM_SPEC } from "./provision.js";
 import { baseRootfsReady, ensureBaseRootfs } from "./rootfs.js";
 import { LabVm, processAlive } from "./vm.js";
 import { LAB_ADDRESSES, labNamespaces, labSecrets, labWorld } from "./world.js";
 
+// Where provisioning put Moat, its Node and the spec in the VM (the lab's commands run them).
+export { VM_NODE, VM_PACKAGE, VM_SPEC } from "./provision.js";
+
 export const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
 const LAB_DISKS = process.env.MOAT_LAB_DISKS ?? "/var/lib/moat-lab";
-export const VM_NODE = "/root/bootstrap-node/bin/node";
-export const VM_PACKAGE = "/root/agentmoat";
-export const VM_SPEC = "/root/moat.yaml";
-const VM_IMAGE_TAR = "/root/agent-image.tar";
 const VM_CA = "/etc/moat-lab/ca.pem";
 
 export interface LabState {
@@ -191,7 +190,7 @@ export async function labUp(
   );
   const base = ensureBaseRootfs();
   progress("package", "Moat package for the VM");
-  const pkg = stageMoatPackage();
+  const pkg = stageLabPackage();
 
   const imageTar = opts.imageTar ?? openclawImage(spec, progress);
 
@@ -210,7 +209,7 @@ export async function labUp(
     const i = spec.llm.findIndex((p) =>
       kind === "openai" ? ["openai", "openrouter", "openai-compatible"].includes(p.kind) : p.kind === kind,
     );
-    return secrets.find((s) => s.field === `llm[${i}].apiKey`)?.value ?? "no-such-provider";
+    return secrets.find((s) => s.field === llmApiKeyField(i))?.value ?? "no-such-provider";
   };
   const pki = makeTestPki(world.tlsNames);
   const cloud: CloudConfig = {
@@ -226,7 +225,7 @@ export async function labUp(
     },
     tls: { cert: pki.cert, key: pki.key },
     llmKeys: { anthropic: keyFor("anthropic"), openai: keyFor("openai"), gemini: keyFor("gemini") },
-    botToken: secrets.find((s) => s.field === "messengers.telegram.botToken")?.value ?? "",
+    botToken: secrets.find((s) => s.field === TELEGRAM_BOT_TOKEN_FIELD)?.value ?? "",
   };
   writeFileSync(join(dir, "cloud.json"), JSON.stringify(cloud), { mode: 0o600 });
   const cloudPid = await startCloud(dir, world.namespaces.cloud);
@@ -234,24 +233,26 @@ export async function labUp(
   progress("vm", "copying the base and booting it under systemd-nspawn");
   const rootfs = join(LAB_DISKS, spec.name, "rootfs");
   const vm = new LabVm(`moat-lab-${spec.name}`, world.namespaces.vm, rootfs, join(dir, "console.log"));
-  vm.prepare(base, {
-    [VM_SPEC]: { content: opts.specText, mode: 0o600 },
-    [VM_CA]: { content: pki.ca },
-    // The gateway trusts the lab's CA for the fake providers, as it trusts public CAs on a real VM.
-    "/etc/systemd/system/moat-gateway.service.d/lab-ca.conf": {
-      content: `[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=${VM_CA}\n`,
+  const secretFiles = secrets.flatMap((s) =>
+    "file" in s.ref ? [[s.ref.file, { content: `${s.value}\n`, mode: 0o600 }] as const] : [],
+  );
+  provisionVm(vm, base, {
+    specText: opts.specText,
+    packageDir: pkg,
+    imageTar,
+    files: {
+      [VM_CA]: { content: pki.ca },
+      // The gateway trusts the lab's CA for the fake providers, as it trusts public CAs on a real VM.
+      "/etc/systemd/system/moat-gateway.service.d/lab-ca.conf": {
+        content: `[Service]\nEnvironment=NODE_EXTRA_CA_CERTS=${VM_CA}\n`,
+      },
+      ...Object.fromEntries(secretFiles),
     },
   });
   // Unlinked first: the copied resolv.conf may be a symlink, and following it would write ours.
   const resolv = join(rootfs, "etc/resolv.conf");
   if (existsSync(resolv) || spawnSync("test", ["-L", resolv]).status === 0) unlinkSync(resolv);
   writeFileSync(resolv, `nameserver ${world.metadata.resolver}\n`);
-  for (const s of secrets) if ("file" in s.ref) vm.writeFile(s.ref.file, `${s.value}\n`, 0o600);
-  vm.copyIn(pkg, VM_PACKAGE);
-  vm.copyIn(realpathSync(process.execPath), VM_NODE);
-  vm.copyIn(imageTar, VM_IMAGE_TAR);
-  if (existsSync(`${imageTar}${IMPORT_CHANGES_SUFFIX}`))
-    vm.copyIn(`${imageTar}${IMPORT_CHANGES_SUFFIX}`, `${VM_IMAGE_TAR}${IMPORT_CHANGES_SUFFIX}`);
   const state: LabState = {
     name: spec.name,
     flavour: world.flavour,

@@ -26,8 +26,8 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { packageRoot } from "../host/runtime.js";
-import { IMPORT_CHANGES_SUFFIX } from "../host/steps/agent.js";
 import { OPENCLAW_HOME, OPENCLAW_VOLUMES, OPENCLAW_WRITABLE_PATHS } from "../render/openclaw.js";
+import { IMPORT_CHANGES_SUFFIX } from "../render/paths.js";
 import { OPENCLAW_VERSION } from "../spec/schema.js";
 import { LAB_CACHE } from "./rootfs.js";
 

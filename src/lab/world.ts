@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { TELEGRAM_API, upstreamBaseUrl } from "../spec/derive.js";
 import type { MoatSpec } from "../spec/schema.js";
-import { secretFields } from "../spec/secrets.js";
+import { secretFields, TELEGRAM_BOT_TOKEN_FIELD } from "../spec/secrets.js";
 import type { Flavour } from "./fakes/metadata.js";
 
 export const METADATA = {
@@ -72,7 +72,7 @@ export function labWorld(spec: MoatSpec): LabWorld {
 // A value shaped like the real credential of each field (providers and Telegram check shapes).
 function standInSecret(field: string): string {
   const hex = randomBytes(16).toString("hex");
-  if (field === "messengers.telegram.botToken") return `7${randomBytes(4).readUInt32BE() % 1e9}:AA${hex}lab`;
+  if (field === TELEGRAM_BOT_TOKEN_FIELD) return `7${randomBytes(4).readUInt32BE() % 1e9}:AA${hex}lab`;
   return `lab-${field.replace(/[^a-z0-9]+/gi, "-")}-${hex}`;
 }
 

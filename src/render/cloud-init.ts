@@ -5,13 +5,17 @@
 // stored in Terraform's state.
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
-import { BUNDLE_DIR, MOAT_INSTALL_DIR, SECRETS_DIR, STATE_DIR } from "./paths.js";
+import {
+  BUNDLE_DIR,
+  CLOUD_INIT_DONE,
+  MOAT_INSTALL_DIR,
+  RUNTIME_DIR,
+  RUNTIME_NODE,
+  SECRETS_DIR,
+  STATE_DIR,
+} from "./paths.js";
 
 export const CLOUD_INIT_PATH = "cloud-init/user-data.yaml";
-// Written last, so deploy can wait for it over SSH before pushing anything.
-const CLOUD_INIT_DONE = `${STATE_DIR}/cloud-init.done`;
-// Host apply runs on this Node and then keeps it as the gateway's runtime (same path).
-export const CLOUD_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
 
 export type CpuArch = "arm64" | "x64";
 
@@ -49,7 +53,6 @@ function cloudArch(spec: MoatSpec): CpuArch | null {
 
 function cloudInitUserData(spec: MoatSpec, arch: CpuArch): string {
   const node = NODE_PACKAGES[arch];
-  const nodeDir = `${MOAT_INSTALL_DIR}/node`;
   return `#cloud-config
 # Moat: first boot of "${spec.name}". Prepares the VM for \`moat deploy\`, which then pushes Moat
 # and the secrets over SSH and runs \`moat host apply\`. Holds no secret.
@@ -60,14 +63,14 @@ packages:
 runcmd:
   - |
     set -eu
-    install -d -m 0755 -o root -g root ${BUNDLE_DIR} ${MOAT_INSTALL_DIR} ${nodeDir} ${STATE_DIR}
+    install -d -m 0755 -o root -g root ${BUNDLE_DIR} ${MOAT_INSTALL_DIR} ${RUNTIME_DIR} ${STATE_DIR}
     install -d -m 0700 -o root -g root ${SECRETS_DIR}
     work=$(mktemp -d /run/moat-node.XXXXXX)
     curl -fsSL --retry 5 --retry-all-errors -o "$work/node.tgz" ${node.url}
     echo "${node.sha512}  $work/node.tgz" | sha512sum --check --strict --quiet
-    tar -xzf "$work/node.tgz" -C ${nodeDir} --strip-components=1 --no-same-owner package/bin/node package/LICENSE
+    tar -xzf "$work/node.tgz" -C ${RUNTIME_DIR} --strip-components=1 --no-same-owner package/bin/node package/LICENSE
     rm -rf "$work"
-    ${CLOUD_NODE} --version > ${CLOUD_INIT_DONE}.tmp
+    ${RUNTIME_NODE} --version > ${CLOUD_INIT_DONE}.tmp
     mv ${CLOUD_INIT_DONE}.tmp ${CLOUD_INIT_DONE}
 `;
 }

@@ -5,7 +5,16 @@ import { gatewayMemory } from "../gateway/body-budget.js";
 import type { MoatSpec } from "../spec/schema.js";
 import type { Artifact } from "./artifact.js";
 import { NFT_TABLE, NFTABLES_PATH } from "./nftables.js";
-import { GATEWAY_INTERFACE, LOG_DIR, MOAT_INSTALL_DIR, onVm, SECRETS_DIR, STATE_DIR } from "./paths.js";
+import {
+  GATEWAY_INTERFACE,
+  INSTALLED_MOAT_JS,
+  LOG_DIR,
+  onVm,
+  SECRETS_DIR,
+  SPEC_ON_VM,
+  STATE_DIR,
+  SYSTEM_NODE,
+} from "./paths.js";
 
 export const FIREWALL_UNIT = "moat-firewall.service";
 export const GATEWAY_NET_UNIT = "moat-gateway-net.service";
@@ -16,9 +25,6 @@ export const DRIFT_TIMER = "moat-drift.timer";
 // Binaries by the paths Debian 12/13 and Ubuntu 22.04/24.04 all provide (merged /usr).
 const NFT = "/usr/sbin/nft";
 const IP = "/bin/ip";
-const NODE = "/usr/bin/node";
-const MOAT_JS = `${MOAT_INSTALL_DIR}/bin/moat.js`;
-const SPEC_ON_VM = onVm("moat.yaml");
 
 type Row = [key: string, value: string];
 type Unit = { name: string; sections: [section: string, rows: Row[]][] };
@@ -170,7 +176,7 @@ function gatewayUnit(spec: MoatSpec): Unit {
           ["Type", "simple"],
           ["User", gatewayUser],
           ["Group", gatewayUser],
-          ["ExecStart", `${NODE} ${MOAT_JS} gateway -c ${SPEC_ON_VM}`],
+          ["ExecStart", `${SYSTEM_NODE} ${INSTALLED_MOAT_JS} gateway -c ${SPEC_ON_VM}`],
           // The gateway re-reads its configuration on SIGHUP.
           ["ExecReload", "/bin/kill -HUP $MAINPID"],
           // Any exit, clean or not (an OOM kill included): the agent has no other way out.
@@ -209,7 +215,7 @@ function driftUnits(): Unit[] {
           [
             // Root: it reloads the firewall and inspects the agent's rootless Docker.
             ["Type", "oneshot"],
-            ["ExecStart", `${NODE} ${MOAT_JS} host drift -c ${SPEC_ON_VM}`],
+            ["ExecStart", `${SYSTEM_NODE} ${INSTALLED_MOAT_JS} host drift -c ${SPEC_ON_VM}`],
             ["Nice", "10"],
           ],
         ],

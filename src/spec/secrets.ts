@@ -20,15 +20,41 @@ export function readSecret(field: string, ref: SecretRef, env: NodeJS.ProcessEnv
   }
 }
 
+// The fields of moat.yaml that hold a secret reference, named as errors and reports print them.
+export const llmApiKeyField = (i: number) => `llm[${i}].apiKey`;
+export const TELEGRAM_BOT_TOKEN_FIELD = "messengers.telegram.botToken";
+export const TAILSCALE_AUTH_KEY_FIELD = "access.tailscale.authKey";
+
+export interface SecretField {
+  field: string;
+  // Where the field sits in moat.yaml.
+  yamlPath: (string | number)[];
+  ref: SecretRef;
+  // Who reads it on the VM: the gateway, or only host apply (Tailscale's key, for tailscaled).
+  reader: "gateway" | "host";
+}
+
 // Every secret the spec references, by the field that references it.
-export function secretFields(spec: MoatSpec): { field: string; ref: SecretRef }[] {
-  const out: { field: string; ref: SecretRef }[] = [];
-  spec.llm.forEach((p, i) => {
-    out.push({ field: `llm[${i}].apiKey`, ref: p.apiKey });
-  });
+export function secretFields(spec: MoatSpec): SecretField[] {
+  const out: SecretField[] = spec.llm.map((p, i) => ({
+    field: llmApiKeyField(i),
+    yamlPath: ["llm", i, "apiKey"],
+    ref: p.apiKey,
+    reader: "gateway",
+  }));
   if (spec.messengers.telegram)
-    out.push({ field: "messengers.telegram.botToken", ref: spec.messengers.telegram.botToken });
+    out.push({
+      field: TELEGRAM_BOT_TOKEN_FIELD,
+      yamlPath: ["messengers", "telegram", "botToken"],
+      ref: spec.messengers.telegram.botToken,
+      reader: "gateway",
+    });
   if (spec.access.tailscale)
-    out.push({ field: "access.tailscale.authKey", ref: spec.access.tailscale.authKey });
+    out.push({
+      field: TAILSCALE_AUTH_KEY_FIELD,
+      yamlPath: ["access", "tailscale", "authKey"],
+      ref: spec.access.tailscale.authKey,
+      reader: "host",
+    });
   return out;
 }

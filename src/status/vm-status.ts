@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { utcDay } from "../gateway/llm/budget.js";
 import { budgetFile, budgetLimits } from "../gateway/llm/routes.js";
-import { agentCommand } from "../host/steps/rootless-docker.js";
 import { agentContainerName } from "../render/compose.js";
+import { agentCommand } from "../render/paths.js";
 import { GATEWAY_UNIT } from "../render/systemd.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { type LastVerify, readLastVerify } from "../verify/last-result.js";

@@ -1,5 +1,5 @@
 // The three ways `moat verify` reports: a table for people, JSON and JUnit XML for machines.
-import type { CheckResult, Summary } from "./types.js";
+import type { CheckResult, Summary, VerifyReport } from "./types.js";
 
 const MARK = { pass: "✓ pass", fail: "✗ FAIL", skip: "- skip" } as const;
 
@@ -34,7 +34,8 @@ export function formatJson(results: readonly CheckResult[], summary: Summary): s
     fix,
     required,
   }));
-  return `${JSON.stringify({ checks, summary }, null, 2)}\n`;
+  const report: VerifyReport = { checks, summary };
+  return `${JSON.stringify(report, null, 2)}\n`;
 }
 
 const xml = (s: string) =>

@@ -1,9 +1,8 @@
 // Observations several checks share, each taken once per run (memoised promises).
 
 import { readFileSync } from "node:fs";
-import { GATEWAY_ENV_FILE } from "../host/steps/gateway.js";
-import { agentCommand } from "../host/steps/rootless-docker.js";
 import { agentContainerName } from "../render/compose.js";
+import { agentCommand, GATEWAY_ENV_FILE } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { readSecret, secretFields } from "../spec/secrets.js";
 import { sh } from "./shell.js";

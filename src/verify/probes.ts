@@ -1,12 +1,13 @@
 // Running probes from the agent's side: as a uid on the host (setpriv + Node), and inside the
 // agent's container (busybox-style nc and nslookup, when the image has them).
 import { existsSync } from "node:fs";
+import { SYSTEM_NODE } from "../render/paths.js";
 import { PROBE_SCRIPT, type ProbeOutcome, type ProbeTarget } from "./probe-script.js";
 import { sh } from "./shell.js";
 import type { Observations } from "./types.js";
 
 // The agent's uids cannot read root's home; prefer the system-wide Node host apply installs.
-const nodeForProbes = () => (existsSync("/usr/bin/node") ? "/usr/bin/node" : process.execPath);
+const nodeForProbes = () => (existsSync(SYSTEM_NODE) ? SYSTEM_NODE : process.execPath);
 
 // Node run as `uid` (its own gid, no supplementary groups), as the agent's processes run.
 export const nodeAsUid = (uid: number) => [

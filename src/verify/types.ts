@@ -29,6 +29,12 @@ export interface CheckResult {
   durationMs: number;
 }
 
+// What `moat verify --json` prints (and deploy reads back over SSH).
+export interface VerifyReport {
+  checks: Omit<CheckResult, "durationMs">[];
+  summary: Summary;
+}
+
 export interface Summary {
   total: number;
   passed: number;

@@ -4,12 +4,13 @@
 // links to this machine's own namespace.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { IMPORT_CHANGES_SUFFIX } from "../../src/host/steps/agent.js";
+import type { ApplyReport } from "../../src/host/types.js";
 import { addressHolder } from "../../src/lab/netns.js";
+import { provisionVm, VM_IMAGE_TAR, VM_NODE, VM_PACKAGE, VM_SPEC } from "../../src/lab/provision.js";
 import { LAB_RELEASE, type ReleaseName } from "../../src/lab/rootfs.js";
-import { busyboxRootfsTar, stageMoatPackage } from "./moat-package.js";
+import { busyboxRootfsTar, stageLabPackage } from "./moat-package.js";
 import { inNs, TestNet } from "./netns.js";
 import { IMDS_V4, IMDS_V6, installInstanceServices } from "./oci-firewall.js";
 import { startListener } from "./tcp-probe.js";
@@ -19,10 +20,7 @@ export { IMDS_V4, IMDS_V6 } from "./oci-firewall.js";
 export const OTHER_V4 = "192.0.2.1";
 export const OTHER_V6 = "2001:db8::1";
 export const OTHER_PORT = 8080;
-export const VM_NODE = "/root/bootstrap-node/bin/node";
-export const VM_PACKAGE = "/root/agentmoat";
-export const VM_SPEC = "/root/moat.yaml";
-export const VM_IMAGE_TAR = "/root/agent-rootfs.tar";
+export { VM_IMAGE_TAR, VM_NODE, VM_PACKAGE, VM_SPEC } from "../../src/lab/provision.js";
 
 export function labSpec(name: string, extra = "", target = "{ kind: lab }"): string {
   return `version: 1
@@ -73,7 +71,7 @@ export class HostLab {
   async up(specText: string): Promise<void> {
     removeStaleCopies();
     const base = ensureBaseRootfs(this.release);
-    const pkg = stageMoatPackage();
+    const pkg = stageLabPackage();
     this.vmNs = this.net.addNs("vm");
     this.cloudNs = this.net.addNs("cloud");
     this.net.link(this.vmNs, ["192.0.2.2/24", "2001:db8::2/64"], this.cloudNs, [
@@ -92,13 +90,11 @@ export class HostLab {
       `${OTHER_V4}:${OTHER_PORT}`,
       `[${OTHER_V6}]:${OTHER_PORT}`,
     ]);
-    this.vm.prepare(base, { [VM_SPEC]: { content: specText } });
-    this.vm.copyIn(pkg, VM_PACKAGE);
-    this.vm.copyIn(execFileSync("realpath", [process.execPath], { encoding: "utf8" }).trim(), VM_NODE);
-    const image = this.imageTar ?? busyboxRootfsTar();
-    this.vm.copyIn(image, VM_IMAGE_TAR);
-    if (existsSync(`${image}${IMPORT_CHANGES_SUFFIX}`))
-      this.vm.copyIn(`${image}${IMPORT_CHANGES_SUFFIX}`, `${VM_IMAGE_TAR}${IMPORT_CHANGES_SUFFIX}`);
+    provisionVm(this.vm, base, {
+      specText,
+      packageDir: pkg,
+      imageTar: this.imageTar ?? busyboxRootfsTar(),
+    });
     await this.vm.boot();
   }
 
@@ -110,11 +106,7 @@ export class HostLab {
     env: Record<string, string> = {},
   ): {
     code: number;
-    report: {
-      ok: boolean;
-      steps: { step: string; status: string; actions: string[]; error?: string; durationMs: number }[];
-      durationMs: number;
-    };
+    report: ApplyReport;
     stderr: string;
   } {
     const r = this.vm.exec(

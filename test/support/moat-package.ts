@@ -1,2 +1,2 @@
 // The Moat package as a VM would have it installed, and the busybox agent rootfs: the lab's own.
-export { busyboxRootfsTar, stageMoatPackage } from "../../src/lab/package.js";
+export { busyboxRootfsTar, stageLabPackage } from "../../src/lab/package.js";

@@ -1,14 +1,10 @@
 // A Tailscale host as host apply's access step sees it (fresh or converged), planned purely: shared
 // by the plan's unit cases and the gpg-made keyrings of the tools tier.
 import { parseOsRelease } from "../../src/host/distro.js";
-import {
-  TAILSCALE_AUTHKEY_FILE,
-  TAILSCALE_SOURCE,
-  type TailscaleSeen,
-  tailscaleUpArgv,
-} from "../../src/host/steps/tailscale.js";
+import { TAILSCALE_SOURCE, type TailscaleSeen, tailscaleUpArgv } from "../../src/host/steps/tailscale.js";
 import type { FileSeen, PlanContext } from "../../src/host/types.js";
 import { renderBundle } from "../../src/render/index.js";
+import { TAILSCALE_AUTHKEY_FILE } from "../../src/render/paths.js";
 import { renderSshLockdown } from "../../src/render/ssh-lockdown.js";
 import { specFrom } from "../helpers.js";
 

@@ -9,10 +9,10 @@ import { after, before, describe, it } from "node:test";
 import { keyringProblems, primaryKeyFingerprints } from "../../src/host/openpgp.js";
 import {
   planTailscale,
-  TAILSCALE_AUTHKEY_FILE,
   TAILSCALE_KEY_FINGERPRINT,
   tailscaleProblems,
 } from "../../src/host/steps/tailscale.js";
+import { TAILSCALE_AUTHKEY_FILE } from "../../src/render/paths.js";
 import { context, converged, file, SERVING } from "../support/tailscale-host.js";
 
 // Keys made here with gpg: one with a subkey, one more to make a two-key ring.

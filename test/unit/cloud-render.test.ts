@@ -10,10 +10,10 @@ import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import { parse as parseYaml } from "yaml";
-import { RUNTIME_NODE } from "../../src/host/steps/packages.js";
 import type { Artifact } from "../../src/render/artifact.js";
-import { awsInstanceArch, CLOUD_INIT_PATH, CLOUD_NODE } from "../../src/render/cloud-init.js";
+import { awsInstanceArch, CLOUD_INIT_PATH } from "../../src/render/cloud-init.js";
 import { renderBundle } from "../../src/render/index.js";
+import { RUNTIME_DIR, RUNTIME_NODE } from "../../src/render/paths.js";
 import { attr, block, hclFile } from "../../src/render/terraform/hcl.js";
 import { specFrom } from "../helpers.js";
 import { PLANTED_SECRETS, plantSecrets } from "../support/agent-specs.js";
@@ -546,7 +546,10 @@ describe("cloud-init user_data", () => {
   }
 
   it("Node lands where host apply expects its runtime", () => {
-    assert.equal(CLOUD_NODE, RUNTIME_NODE);
+    const text = bundleOf("aws-default").find((a) => a.path === CLOUD_INIT_PATH)?.content ?? "";
+    const script = (parseYaml(text) as { runcmd: string[] }).runcmd.join("\n");
+    assert.ok(script.includes(`-C ${RUNTIME_DIR} --strip-components=1`), script);
+    assert.ok(script.includes(`${RUNTIME_NODE} --version`), script);
   });
 });
 

@@ -27,15 +27,10 @@ import {
 } from "../../src/deploy/plan.js";
 import { secretScript } from "../../src/deploy/push.js";
 import { parseFacts, pickNode, RemoteUnfit } from "../../src/deploy/remote.js";
-import {
-  readDeploySecrets,
-  secretPlacements,
-  TAILSCALE_KEY_ON_VM,
-  vmSpecText,
-} from "../../src/deploy/secrets.js";
+import { readDeploySecrets, secretPlacements, vmSpecText } from "../../src/deploy/secrets.js";
 import { commandLine } from "../../src/deploy/ssh.js";
 import { findTofu, TofuMissing } from "../../src/deploy/tofu.js";
-import { TAILSCALE_AUTHKEY_FILE } from "../../src/host/steps/tailscale.js";
+import { TAILSCALE_AUTHKEY_FILE } from "../../src/render/paths.js";
 import { parseSpec } from "../../src/spec/load.js";
 import { SecretUnavailable } from "../../src/spec/secrets.js";
 import { EXAMPLE_YAML, specFrom } from "../helpers.js";
@@ -226,7 +221,6 @@ describe("deploy secrets", () => {
         ["access.tailscale.authKey", TAILSCALE_AUTHKEY_FILE, false],
       ],
     );
-    assert.equal(TAILSCALE_KEY_ON_VM, TAILSCALE_AUTHKEY_FILE);
   });
 
   it("rewrites the VM's spec to those files, keeps the rest, and it still parses to the same deployment", () => {

@@ -11,18 +11,13 @@ import {
 import { PULLED_ARCHIVE } from "../../src/host/pull.js";
 import { type AgentSeen, composeUp, planAgent, postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
-import {
-  gatewayDirs,
-  gatewayFiles,
-  gatewayProblems,
-  planGateway,
-  SPEC_ON_VM,
-} from "../../src/host/steps/gateway.js";
-import { planPackages, RUNTIME_NODE } from "../../src/host/steps/packages.js";
+import { gatewayDirs, gatewayFiles, gatewayProblems, planGateway } from "../../src/host/steps/gateway.js";
+import { planPackages } from "../../src/host/steps/packages.js";
 import { planTun, TUN_TMPFILES, tunFile } from "../../src/host/steps/rootless-docker.js";
 import { planUsers, subidFile } from "../../src/host/steps/users.js";
 import type { Action, FileSeen, PlanContext } from "../../src/host/types.js";
 import { renderBundle } from "../../src/render/index.js";
+import { RUNTIME_NODE, SPEC_ON_VM } from "../../src/render/paths.js";
 import { specFrom } from "../helpers.js";
 
 const SPEC_YAML = `

@@ -7,12 +7,12 @@ import { describe, it } from "node:test";
 import { planGateway } from "../../src/host/steps/gateway.js";
 import {
   planTailscale,
-  TAILSCALE_AUTHKEY_FILE,
   TAILSCALE_KEYRING,
   TAILSCALE_SOURCE,
   tailscaleProblems,
 } from "../../src/host/steps/tailscale.js";
 import type { Action } from "../../src/host/types.js";
+import { TAILSCALE_AUTHKEY_FILE } from "../../src/render/paths.js";
 import { renderSshLockdown, sshLockdownRules } from "../../src/render/ssh-lockdown.js";
 import { specFrom } from "../helpers.js";
 import {

@@ -8,7 +8,7 @@ import { Registry } from "prom-client";
 import { STATE_DIR } from "../../render/paths.js";
 import { llmPlaceholder, upstreamBaseUrl } from "../../spec/derive.js";
 import type { LlmProvider, MoatSpec } from "../../spec/schema.js";
-import { readSecret } from "../../spec/secrets.js";
+import { llmApiKeyField, readSecret } from "../../spec/secrets.js";
 import { compileAcl } from "../acl.js";
 import { BodyBudget, BodyRefused, bodyLimitsFor, LLM_MAX_BODY } from "../body-budget.js";
 import { checkUpstreamHead } from "../upstream-head.js";
@@ -88,7 +88,7 @@ export const budgetFile = (stateDir = STATE_DIR) => join(stateDir, BUDGET_FILE);
 
 // The gateway reads the keys; nothing else in Moat does.
 export function readLlmKeys(spec: MoatSpec, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return Object.fromEntries(spec.llm.map((p, i) => [p.name, readSecret(`llm[${i}].apiKey`, p.apiKey, env)]));
+  return Object.fromEntries(spec.llm.map((p, i) => [p.name, readSecret(llmApiKeyField(i), p.apiKey, env)]));
 }
 
 // "measured": the reply's own usage report; "reservation": the reply ended without one we could

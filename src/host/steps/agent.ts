@@ -12,7 +12,7 @@ import {
   composeProject,
 } from "../../render/compose.js";
 import { OPENCLAW_CONFIG_PATH } from "../../render/openclaw.js";
-import { onVm } from "../../render/paths.js";
+import { IMPORT_CHANGES_SUFFIX, onVm } from "../../render/paths.js";
 import { SECCOMP_PATH } from "../../render/seccomp.js";
 import { localImageName } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
@@ -25,9 +25,9 @@ import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 import { agentDocker } from "./rootless-docker.js";
 
 const AGENT_RECORD = "agent.applied";
-// Next to an `--import-image` tarball, `<tar>.changes.json` may hold the image config a
-// Dockerfile would have set (user, workdir, env, command): a JSON array of `--change` lines.
-export const IMPORT_CHANGES_SUFFIX = ".changes.json";
+// Next to an `--import-image` tarball, `<tar>.changes.json` (IMPORT_CHANGES_SUFFIX) may hold the
+// image config a Dockerfile would have set (user, workdir, env, command): a JSON array of
+// `--change` lines.
 const IMPORT_CHANGE = /^(CMD|ENTRYPOINT|ENV|EXPOSE|USER|WORKDIR) \S/;
 const COMPOSE_FILE = onVm(COMPOSE_PATH);
 

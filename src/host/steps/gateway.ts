@@ -6,18 +6,16 @@
 import { dirname } from "node:path";
 import { pullListenAddress } from "../../gateway/pull-listener.js";
 import { restartNeeded } from "../../gateway/reload.js";
-import { LOG_DIR, onVm, SECRETS_DIR, STATE_DIR } from "../../render/paths.js";
+import { GATEWAY_ENV_FILE, LOG_DIR, SECRETS_DIR, SPEC_ON_VM, STATE_DIR } from "../../render/paths.js";
 import { GATEWAY_NET_UNIT, GATEWAY_UNIT } from "../../render/systemd.js";
 import { parseSpec } from "../../spec/load.js";
 import type { SecretRef } from "../../spec/schema.js";
-import { secretFields } from "../../spec/secrets.js";
+import { type SecretField, secretFields } from "../../spec/secrets.js";
 import { HOST_STATE_DIR, planFiles, unitFile, writesAny } from "../files.js";
 import { observeFile, observeFiles, output, readText, unitState } from "../shell.js";
 import { type Step, waitFor } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 
-export const SPEC_ON_VM = onVm("moat.yaml");
-export const GATEWAY_ENV_FILE = `${SECRETS_DIR}/gateway.env`;
 const UNITS = [GATEWAY_NET_UNIT, GATEWAY_UNIT];
 
 export interface GatewaySeen {
@@ -44,14 +42,14 @@ export function gatewayDirs(ctx: PlanContext): [string, number, string, string][
 // The gateway's secrets: every secret but Tailscale's auth key, which only the access step reads
 // (into its own root-only file), so the gateway user can never read it.
 const gatewaySecretFields = (ctx: PlanContext) =>
-  secretFields(ctx.spec).filter((f) => f.field !== "access.tailscale.authKey");
+  secretFields(ctx.spec).filter((f) => f.reader === "gateway");
 const envRefs = (ctx: PlanContext) =>
   gatewaySecretFields(ctx).filter(
-    (f): f is { field: string; ref: Extract<SecretRef, { env: string }> } => "env" in f.ref,
+    (f): f is SecretField & { ref: Extract<SecretRef, { env: string }> } => "env" in f.ref,
   );
 const fileRefs = (ctx: PlanContext) =>
   gatewaySecretFields(ctx).filter(
-    (f): f is { field: string; ref: Extract<SecretRef, { file: string }> } => "file" in f.ref,
+    (f): f is SecretField & { ref: Extract<SecretRef, { file: string }> } => "file" in f.ref,
   );
 
 export function gatewayFiles(ctx: PlanContext, seen: Pick<GatewaySeen, "envValues">): FileWant[] {

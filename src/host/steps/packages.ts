@@ -1,17 +1,13 @@
 // Step 1: distribution packages, the Node runtime the gateway runs on, and Moat itself under
 // /opt/moat. The runtime is the Node that runs host apply (package.json engines guarantees a
 // recent one), copied under /opt/moat so no third-party apt repository is needed for it.
-import { MOAT_INSTALL_DIR } from "../../render/paths.js";
+import { MOAT_INSTALL_DIR, RUNTIME_DIR, RUNTIME_NODE, SYSTEM_NODE } from "../../render/paths.js";
 import { nodeIsRecentEnough, packagesFor } from "../distro.js";
 import { type MoatSource, moatSource, type NodeSource, nodeSource } from "../runtime.js";
 import { output, readText } from "../shell.js";
 import type { Step } from "../step.js";
 import type { Action, PlanContext } from "../types.js";
 
-const RUNTIME_DIR = `${MOAT_INSTALL_DIR}/node`;
-export const RUNTIME_NODE = `${RUNTIME_DIR}/bin/node`;
-// The gateway and drift units run /usr/bin/node (src/render/systemd.ts).
-const SYSTEM_NODE = "/usr/bin/node";
 const STAMP = ".moat-stamp";
 
 export interface PackagesSeen {

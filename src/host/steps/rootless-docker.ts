@@ -2,6 +2,7 @@
 // distribution's rootful daemon and containerd (docker.io enables both on install) disabled, so the only
 // Docker on the host is one whose root is the agent's unprivileged uid.
 import { readdirSync, realpathSync } from "node:fs";
+import { agentCommand, agentHome } from "../../render/paths.js";
 import {
   DOCKERD_ROOTLESS,
   ROOTLESS_DOCKER_UNIT_PATH,
@@ -21,7 +22,6 @@ import { MOAT_ROOTLESS_LAUNCHER } from "../rootless-launcher.js";
 import { linkTarget, modeOf, observeFiles, output, readText, run, unitState } from "../shell.js";
 import { type Step, waitFor } from "../step.js";
 import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
-import { agentHome } from "./users.js";
 
 // Where distributions ship the rootless launcher: Docker's own packages, then Debian/Ubuntu's.
 const LAUNCHER_CANDIDATES = [
@@ -36,8 +36,6 @@ export const TUN_TMPFILES = "/etc/tmpfiles.d/moat-tun.conf";
 const ROOTFUL = ["docker.service", "docker.socket", "containerd.service"];
 
 const userUnitDir = (spec: MoatSpec) => `${agentHome(spec)}/.config/systemd/user`;
-const agentRuntimeDir = (spec: MoatSpec) => `/run/user/${spec.host.agentUid}`;
-const agentDockerHost = (spec: MoatSpec) => `unix://${agentRuntimeDir(spec)}/docker.sock`;
 
 export interface RootlessSeen {
   files: ReadonlyMap<string, FileSeen>;
@@ -156,24 +154,6 @@ function rootlessProblems(info: string | null, rootfulActive: boolean): string[]
 export function agentDocker(spec: MoatSpec, args: string[]): string | null {
   const cmd = agentCommand(spec, ["docker", ...args]);
   return output(cmd.argv, { env: cmd.env });
-}
-
-// argv run as the agent user (setpriv keeps the environment it is given, nothing else), with
-// the agent's home, runtime dir and Docker socket.
-export function agentCommand(
-  spec: MoatSpec,
-  argv: string[],
-): { argv: string[]; env: Record<string, string> } {
-  const id = String(spec.host.agentUid);
-  return {
-    argv: ["setpriv", "--reuid", id, "--regid", id, "--init-groups", "--", ...argv],
-    env: {
-      HOME: agentHome(spec),
-      XDG_RUNTIME_DIR: agentRuntimeDir(spec),
-      DOCKER_HOST: agentDockerHost(spec),
-      PATH: "/usr/local/bin:/usr/bin:/bin",
-    },
-  };
 }
 
 function observeUserns(): UsernsSeen {

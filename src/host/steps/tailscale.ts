@@ -4,7 +4,7 @@
 // port, and then (only once tailscale reports Running) the table that closes public SSH.
 // Planning is pure; observation reads dpkg, files and `tailscale … --json`.
 import { readFileSync } from "node:fs";
-import { onVm, SECRETS_DIR } from "../../render/paths.js";
+import { onVm, TAILSCALE_AUTHKEY_FILE } from "../../render/paths.js";
 import {
   SSH_LOCKDOWN_PATH,
   SSH_LOCKDOWN_TABLE,
@@ -12,7 +12,7 @@ import {
   SSH_LOCKDOWN_UNIT_PATH,
 } from "../../render/ssh-lockdown.js";
 import type { MoatSpec } from "../../spec/schema.js";
-import { readSecret } from "../../spec/secrets.js";
+import { readSecret, TAILSCALE_AUTH_KEY_FIELD } from "../../spec/secrets.js";
 import type { Distro } from "../distro.js";
 import { HOST_STATE_DIR, planFiles, SYSTEMD_DIR, writesAny } from "../files.js";
 import { keyringProblems } from "../openpgp.js";
@@ -23,9 +23,6 @@ import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 export const TAILSCALE_KEY_FINGERPRINT = "2596A99EAAB33821893C0A79458CA832957F5868";
 export const TAILSCALE_KEYRING = "/usr/share/keyrings/tailscale-archive-keyring.gpg";
 export const TAILSCALE_SOURCE = "/etc/apt/sources.list.d/tailscale.list";
-// Root only (0600 root:root) although /etc/moat-secrets is the gateway group's: the gateway
-// never needs the tailnet's key.
-export const TAILSCALE_AUTHKEY_FILE = `${SECRETS_DIR}/tailscale-authkey`;
 const TAILSCALE_UP_RECORD = "tailscale.up";
 const TAILSCALED_UNIT = "tailscaled.service";
 const LOCKDOWN_FILE = onVm(SSH_LOCKDOWN_PATH);
@@ -179,7 +176,7 @@ export function planTailscale(ctx: PlanContext, seen: TailscaleSeen): Action[] {
   } else if (upNeeded && seen.keyFile.content === null) {
     actions.push({
       kind: "fail",
-      message: `access.tailscale.authKey: ${seen.authKeyError ?? "not available"} (it is written to ${TAILSCALE_AUTHKEY_FILE}, root only)`,
+      message: `${TAILSCALE_AUTH_KEY_FIELD}: ${seen.authKeyError ?? "not available"} (it is written to ${TAILSCALE_AUTHKEY_FILE}, root only)`,
     });
     return actions;
   } else if (seen.keyFile.content !== null && (seen.keyFile.mode !== 0o600 || seen.keyFile.owner !== "root"))
@@ -273,7 +270,7 @@ export function observeTailscale(ctx: PlanContext): TailscaleSeen {
   let authKeyError: string | null = null;
   if (ts) {
     try {
-      authKey = readSecret("access.tailscale.authKey", ts.authKey);
+      authKey = readSecret(TAILSCALE_AUTH_KEY_FIELD, ts.authKey);
     } catch (err) {
       authKeyError = (err as Error).message;
     }

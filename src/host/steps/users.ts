@@ -1,7 +1,7 @@
 // Step 3: the agent's and the gateway's Unix users, with fixed uids (the firewall names them),
 // no login shell, no sudo or docker group, the agent's subordinate id range exactly as the spec
 // says, and linger so the agent's user manager (its rootless Docker) runs without a login.
-import type { MoatSpec } from "../../spec/schema.js";
+import { agentHome } from "../../render/paths.js";
 import { planFiles } from "../files.js";
 import { type Account, accounts, groups, observeFile, readText } from "../shell.js";
 import type { Step } from "../step.js";
@@ -11,7 +11,6 @@ const NOLOGIN = "/usr/sbin/nologin";
 // Groups that amount to root or to the host's Docker.
 const PRIVILEGED_GROUPS = ["sudo", "admin", "wheel", "docker", "adm", "lxd", "disk"];
 const LINGER_DIR = "/var/lib/systemd/linger";
-export const agentHome = (spec: MoatSpec) => `/home/${spec.host.agentUser}`;
 
 export interface UsersSeen {
   accounts: Account[];

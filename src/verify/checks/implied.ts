@@ -4,6 +4,7 @@
 // lists it explicitly (the owner reopened it; `moat validate` warns).
 import { isIP } from "node:net";
 import { aclHost, compileAcl } from "../../gateway/acl.js";
+import { SPEC_ON_VM } from "../../render/paths.js";
 import { impliedHosts } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import type { ProbeOutcome } from "../probe-script.js";
@@ -54,7 +55,7 @@ export const impliedHostsRefused: Check = {
       ? pass(verdict.detail)
       : fail(
           verdict.detail,
-          "the gateway must compile only egress.allow for the agent: reinstall Moat (`moat host apply --only gateway`) and check /etc/moat/moat.yaml",
+          `the gateway must compile only egress.allow for the agent: reinstall Moat (\`moat host apply --only gateway\`) and check ${SPEC_ON_VM}`,
         );
   },
 };

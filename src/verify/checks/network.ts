@@ -2,6 +2,7 @@
 // resolver refused, from the agent's uid, a uid of its subuid range and inside its container;
 // the gateway reachable and an allowlisted domain through it; dangerous spellings refused by it.
 import { readFileSync } from "node:fs";
+import { SPEC_ON_VM } from "../../render/paths.js";
 import { ADDRESS_CASES } from "../../spec/address-cases.js";
 import { TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
@@ -215,7 +216,7 @@ export const telegramAllowlist: Check = {
       return pass(`sendMessage to chat ${chat} refused with 403 before reaching Telegram`);
     return fail(
       `sendMessage to a stranger (chat ${chat}) was not refused: ${o ? label(o.target) : ""} answered ${o?.outcome}`,
-      "restore messengers.telegram.allowFrom/allowChats in /etc/moat/moat.yaml and `systemctl reload moat-gateway`",
+      `restore messengers.telegram.allowFrom/allowChats in ${SPEC_ON_VM} and \`systemctl reload moat-gateway\``,
     );
   },
 };

@@ -55,15 +55,25 @@ export const directMessage = (from: number, text: string) => ({
 
 export type LabEvent = Record<string, unknown> & { at?: string; kind?: string };
 
-// What the bot sent to this chat, in order, among the cloud's recorded events.
-export function repliesTo(events: LabEvent[], chat: number): { text: string; at: number }[] {
-  return events
-    .filter((e) => e.kind === "telegram" && e.method === "sendMessage")
-    .filter((e) => Number((e.params as Record<string, unknown>)?.chat_id) === chat)
-    .map((e) => ({
-      text: String((e.params as Record<string, unknown>).text ?? ""),
-      at: Date.parse(String(e.at)),
-    }));
+const params = (e: LabEvent) => (e.params ?? {}) as Record<string, unknown>;
+
+// What the bot has said in this chat by now: its messages in order, with edits applied and
+// deleted ones gone (OpenClaw posts a "Working" note while a tool runs and deletes it after),
+// and when it last did anything there (typing included).
+export function conversationWith(events: LabEvent[], chat: number) {
+  const replies = new Map<number, { text: string; at: number }>();
+  let lastActivity = 0;
+  for (const [i, e] of events.entries()) {
+    if (e.kind !== "telegram" || Number(params(e).chat_id) !== chat) continue;
+    const at = Date.parse(String(e.at));
+    lastActivity = at;
+    const id = Number(e.messageId ?? params(e).message_id ?? -i);
+    if (e.method === "sendMessage") replies.set(id, { text: String(params(e).text ?? ""), at });
+    if (e.method === "editMessageText" && replies.has(id))
+      replies.set(id, { text: String(params(e).text ?? ""), at });
+    if (e.method === "deleteMessage") replies.delete(id);
+  }
+  return { replies: [...replies.values()], lastActivity };
 }
 
 export type AuditLine = Record<string, unknown>;
@@ -140,8 +150,9 @@ export type ChatOutcome =
   | { kind: "timeout"; timeoutMs: number; polls: number; refusals: AuditLine[] };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-// How long after the last reply more may follow (OpenClaw may split an answer).
-const SETTLE_MS = 1500;
+// The agent's answer is complete once it has been quiet in the chat this long (OpenClaw types
+// every few seconds while it works).
+const SETTLE_MS = 4000;
 // After the gateway's drop: how long a reply to the stranger is still watched for.
 const STRANGER_GRACE_MS = 3000;
 
@@ -156,17 +167,19 @@ export async function chatOnce(
   const [updateId] = await pushTelegramUpdates(state.name, [directMessage(sender.id, text)]);
   const pushed = Date.now();
   const deadline = pushed + timeoutMs;
-  const replies = () => repliesTo(events.poll(), sender.id).map((r) => ({ text: r.text, ms: r.at - pushed }));
+  const replies = () => {
+    const c = conversationWith(events.poll(), sender.id);
+    return { ...c, replies: c.replies.map((r) => ({ text: r.text, ms: r.at - pushed })) };
+  };
   let droppedAt = 0;
   let drops: AuditLine[] = [];
   let lastAuditPoll = 0;
   while (Date.now() < deadline) {
     await sleep(200);
     const got = replies();
-    if (got.length && Date.now() - (pushed + (got.at(-1)?.ms ?? 0)) > SETTLE_MS) {
-      if (!sender.allowed) return { kind: "stranger-answered", replies: got };
-      await sleep(500);
-      return { kind: "reply", replies: got, refusals: audit.poll().filter(isRefusal) };
+    if (got.replies.length && Date.now() - got.lastActivity > SETTLE_MS) {
+      if (!sender.allowed) return { kind: "stranger-answered", replies: got.replies };
+      return { kind: "reply", replies: got.replies, refusals: audit.poll().filter(isRefusal) };
     }
     if (sender.allowed || Date.now() - lastAuditPoll < 1000) continue;
     lastAuditPoll = Date.now();
@@ -180,6 +193,9 @@ export async function chatOnce(
       return { kind: "dropped", drops, ms: (typeof at === "number" ? at : droppedAt) - pushed };
     }
   }
+  const late = replies();
+  if (sender.allowed && late.replies.length)
+    return { kind: "reply", replies: late.replies, refusals: audit.poll().filter(isRefusal) };
   const polls = events.poll().filter((e) => e.kind === "telegram" && e.method === "getUpdates").length;
   return { kind: "timeout", timeoutMs, polls, refusals: audit.poll().filter(isRefusal) };
 }

@@ -68,7 +68,7 @@ export async function runCloud(stateDir: string): Promise<void> {
       event("llm", { shape: c.shape, path: c.path, credential: c.credential, body: c.body });
     llmSeen = llm.calls.length;
     for (const c of telegram.calls.slice(telegramSeen))
-      event("telegram", { method: c.method, token: c.token, params: c.params });
+      event("telegram", { method: c.method, token: c.token, params: c.params, messageId: c.messageId });
     telegramSeen = telegram.calls.length;
   }, 50).unref();
 

@@ -2,7 +2,7 @@
 // calls are the agent's replies to that chat, and how the gateway's refusals read.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatAudit, isRefusal, repliesTo, resolveSender } from "../../src/lab/chat.js";
+import { conversationWith, formatAudit, isRefusal, resolveSender } from "../../src/lab/chat.js";
 import { LabError } from "../../src/lab/lab.js";
 import { parseSpec } from "../../src/spec/load.js";
 
@@ -40,29 +40,30 @@ describe("lab chat: senders", () => {
 });
 
 describe("lab chat: replies and refusals", () => {
-  it("takes the sendMessage calls to this chat only", () => {
+  it("takes what the bot said in this chat, edits applied, deleted messages gone", () => {
+    const t = (s: number) => `2026-01-01T00:00:0${s}.000Z`;
+    const tg = (s: number, method: string, params: Record<string, unknown>, messageId?: number) => ({
+      at: t(s),
+      kind: "telegram",
+      method,
+      params,
+      ...(messageId && { messageId }),
+    });
     const events = [
-      {
-        at: "2026-01-01T00:00:01.000Z",
-        kind: "telegram",
-        method: "sendMessage",
-        params: { chat_id: "111111", text: "a" },
-      },
-      {
-        at: "2026-01-01T00:00:02.000Z",
-        kind: "telegram",
-        method: "sendMessage",
-        params: { chat_id: 5, text: "b" },
-      },
-      {
-        at: "2026-01-01T00:00:03.000Z",
-        kind: "telegram",
-        method: "sendChatAction",
-        params: { chat_id: 111111 },
-      },
-      { at: "2026-01-01T00:00:04.000Z", kind: "llm", method: "sendMessage", params: { chat_id: 111111 } },
+      tg(1, "sendMessage", { chat_id: 111111, text: "<b>Working</b>" }, 7),
+      tg(2, "sendMessage", { chat_id: 5, text: "to someone else" }, 8),
+      tg(3, "sendMessage", { chat_id: "111111", text: "draft" }, 9),
+      tg(4, "editMessageText", { chat_id: 111111, message_id: 9, text: "the answer" }),
+      tg(5, "deleteMessage", { chat_id: 111111, message_id: 7 }),
+      tg(6, "sendChatAction", { chat_id: 111111, action: "typing" }),
+      { at: t(7), kind: "llm", method: "sendMessage", params: { chat_id: 111111 } },
     ];
-    assert.deepEqual(repliesTo(events, 111111), [{ text: "a", at: Date.parse("2026-01-01T00:00:01.000Z") }]);
+    const c = conversationWith(events, 111111);
+    assert.deepEqual(c.replies, [{ text: "the answer", at: Date.parse(t(4)) }]);
+    assert.equal(c.lastActivity, Date.parse(t(6)), "typing counts as activity");
+    assert.deepEqual(conversationWith(events, 5).replies, [
+      { text: "to someone else", at: Date.parse(t(2)) },
+    ]);
   });
 
   it("counts denials, drops and relay refusals as refusals, and prints them readably", () => {

@@ -85,6 +85,31 @@ describe("lab LLM script: answers", () => {
     assert.ok("text" in a && a.text.includes("The tool answered: fetch the cat: refused"));
   });
 
+  it("takes the user's turn from before OpenClaw's trailing context message, and echoes only their words", () => {
+    const context =
+      "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nConversation data: {}\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>";
+    const asked =
+      "[Thu 2026-12-03 16:40 UTC] Conversation info: x\n```json\n{}\n```\n\nplease fetch the cat\n\nRuntime: agent=main";
+    const body = {
+      messages: [
+        { role: "system", content: "be nice" },
+        { role: "user", content: asked },
+        { role: "user", content: [{ type: "text", text: context }] },
+      ],
+    };
+    const turn = lastTurn("openai", body);
+    assert.deepEqual(answer(script, turn), { toolCall: script[0]?.tool_call });
+    assert.deepEqual(answer([], turn), { text: `${LAB_MODEL_GREETING} You said: please fetch the cat` });
+    // After the tool ran, the tool's result is the turn even with the context message after it.
+    body.messages.splice(
+      2,
+      0,
+      { role: "assistant", content: "" },
+      { role: "tool", content: "403 from the proxy" },
+    );
+    assert.deepEqual(lastTurn("openai", body), { from: "tool", text: "403 from the proxy" });
+  });
+
   it("finds the last turn in each provider's format", () => {
     const openai = {
       messages: [

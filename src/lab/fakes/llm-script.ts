@@ -83,16 +83,24 @@ const textOf = (content: unknown): string => {
     .join("\n");
 };
 
-// The last message of a request body in the provider's wire format.
+// The newest turn of a request body in the provider's wire format: a tool's result, or the user
+// messages since the model last spoke (OpenClaw sends the user's words and then its own context
+// as separate user messages).
 export function lastTurn(shape: LlmShape, body: Record<string, unknown> | undefined): LastTurn {
   if (shape === "gemini") {
-    const contents = (body?.contents ?? []) as { parts?: Record<string, unknown>[] }[];
-    const parts = contents.at(-1)?.parts ?? [];
-    const result = parts.find((p) => p.functionResponse);
+    const partsText = (c: { parts?: Record<string, unknown>[] }) =>
+      (c.parts ?? []).map((p) => (typeof p.text === "string" ? p.text : "")).join("\n");
+    const contents = (
+      (body?.contents ?? []) as { role?: string; parts?: Record<string, unknown>[] }[]
+    ).filter((c) => !(c.role !== "model" && onlyContext(partsText(c))));
+    const result = contents.at(-1)?.parts?.find((p) => p.functionResponse);
     if (result) return { from: "tool", text: JSON.stringify(result.functionResponse) };
-    return { from: "user", text: parts.map((p) => (typeof p.text === "string" ? p.text : "")).join("\n") };
+    const turn = trailing(contents, (c) => c.role !== "model");
+    return { from: "user", text: turn.map(partsText).join("\n") };
   }
-  const messages = (body?.messages ?? []) as { role?: string; content?: unknown }[];
+  const messages = ((body?.messages ?? []) as { role?: string; content?: unknown }[]).filter(
+    (m) => !(m.role === "user" && onlyContext(textOf(m.content))),
+  );
   const last = messages.at(-1);
   if (!last) return { from: "user", text: "" };
   if (last.role === "tool") return { from: "tool", text: textOf(last.content) };
@@ -100,7 +108,33 @@ export function lastTurn(shape: LlmShape, body: Record<string, unknown> | undefi
     const results = (last.content as Record<string, unknown>[]).filter((b) => b.type === "tool_result");
     if (results.length) return { from: "tool", text: textOf(results.map((r) => ({ content: r.content }))) };
   }
-  return { from: "user", text: textOf(last.content) };
+  const turn = trailing(messages, (m) => m.role === "user");
+  return { from: "user", text: turn.map((m) => textOf(m.content)).join("\n") };
+}
+
+function trailing<T>(items: T[], keep: (item: T) => boolean): T[] {
+  let start = items.length;
+  while (start > 0 && keep(items[start - 1] as T)) start--;
+  return items.slice(start);
+}
+
+const CONTEXT_BLOCK = /<<<BEGIN_([A-Z_]+)>>>[\s\S]*?<<<END_\1>>>/g;
+// OpenClaw ends each request with a user message holding only its own context for the model
+// (inside <<<BEGIN_…>>> markers); the user's turn is the message before it.
+const onlyContext = (text: string) =>
+  text.includes("<<<BEGIN_") && text.replace(CONTEXT_BLOCK, "").trim() === "";
+
+// The user's own words for the echo, without OpenClaw's envelope: its internal-context blocks,
+// fenced metadata, the "[time] Conversation info:" line and the "Runtime:" line.
+export function userWords(text: string): string {
+  return text
+    .replace(CONTEXT_BLOCK, "")
+    .replace(/```[\s\S]*?```/g, "")
+    .split("\n")
+    .filter((l) => !/^(\[[^\]]*\] )?Conversation info:|^Runtime: /.test(l))
+    .join(" ")
+    .replace(/\s+/g, " ")
+    .trim();
 }
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -108,8 +142,9 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 export function answer(script: LlmScript, turn: LastTurn): LlmAnswer {
   if (turn.from === "tool")
     return { text: `${LAB_MODEL_GREETING} The tool answered: ${clip(turn.text.trim(), 600)}` };
-  const rule = script.find((r) => matcher(r.match)(turn.text));
+  const words = userWords(turn.text);
+  const rule = script.find((r) => matcher(r.match)(words));
   if (rule?.tool_call) return { toolCall: rule.tool_call };
   if (rule?.reply !== undefined) return { text: rule.reply };
-  return { text: `${LAB_MODEL_GREETING} You said: ${clip(turn.text.trim(), 400)}` };
+  return { text: `${LAB_MODEL_GREETING} You said: ${clip(words, 400)}` };
 }

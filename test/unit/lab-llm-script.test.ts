@@ -187,6 +187,22 @@ describe("lab LLM script: the official SDKs read its tool calls", () => {
     assert.equal(text.choices[0]?.message.content, `${LAB_MODEL_GREETING} You said: hi`);
   });
 
+  it("without a script (as the gateway tests use it) answers its pieces as before", async () => {
+    const client = new OpenAI({ apiKey: keys.openai, baseURL: `${base}/v1`, fetch: tlsFetch });
+    const saved = fake.respond;
+    fake.respond = undefined;
+    try {
+      const whole = await client.chat.completions.create({ model: "m", messages: ask });
+      assert.equal(whole.choices[0]?.message.content, "Hello from the fake");
+      const done = await client.chat.completions
+        .stream({ model: "m", messages: ask, stream: true })
+        .finalChatCompletion();
+      assert.equal(done.choices[0]?.message.content, "Hello from the fake");
+    } finally {
+      fake.respond = saved;
+    }
+  });
+
   it("Anthropic messages, whole and streamed", async () => {
     const client = new Anthropic({ apiKey: keys.anthropic, baseURL: base, fetch: tlsFetch });
     const whole = await client.messages.create({ model: "m", max_tokens: 100, messages: ask });

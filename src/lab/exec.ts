@@ -31,11 +31,15 @@ export function runInLabVm(
   env: Record<string, string> = {},
 ): Promise<number> {
   const [file, ...args] = vmCommandLine(state, argv, env) as [string, ...string[]];
-  return new Promise((resolve, reject) => {
+  // Ctrl-C and Ctrl-\ reach the whole foreground group: they are the command's to handle (a
+  // shell ignores them at its prompt), and this process must outlive it, as system(3) does.
+  const ignore = () => {};
+  process.on("SIGINT", ignore).on("SIGQUIT", ignore);
+  return new Promise<number>((resolve, reject) => {
     const child = spawn(file, args, { stdio: "inherit" });
     child.on("error", reject);
     child.on("exit", (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
-  });
+  }).finally(() => process.off("SIGINT", ignore).off("SIGQUIT", ignore));
 }
 
 // Runs and captures the output (for reading the VM's files and logs).

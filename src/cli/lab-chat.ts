@@ -75,7 +75,7 @@ function printOutcome(sender: Sender, o: ChatOutcome): boolean {
     return false;
   }
   const why = o.polls
-    ? `the agent polled the Bot API ${o.polls} times meanwhile`
+    ? `the agent polled the Bot API meanwhile (getUpdates calls: ${o.polls})`
     : "the agent did not poll the Bot API meanwhile (is it running? `moat lab status`)";
   process.stderr.write(
     `${paint("red", "moat:")} no ${sender.allowed ? "reply" : "reply and no drop in the gateway's audit"} within ${seconds(o.timeoutMs)}; ${why}\n` +

@@ -2,9 +2,11 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { runCloud } from "../lab/cloud.js";
+import { setLabLlmScript } from "../lab/control.js";
 import { LabError, labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
 import { type LabLogSource, labLogs } from "../lab/logs.js";
 import { loadSpecFile } from "../spec/load.js";
+import { readLlmScript, registerLabChat } from "./lab-chat.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 
 const rethrow = (err: unknown): never => {
@@ -28,8 +30,10 @@ export function registerLab(program: Command): void {
       "--import-image <tar>",
       "the agent image as a rootfs tarball (the lab reaches no registry; for the openclaw profile it is built from npm when omitted)",
     )
-    .action(async (opts: { config: string; importImage?: string }) => {
+    .option("--script <file>", "what the lab's model answers (JSON or YAML; see the README)")
+    .action(async (opts: { config: string; importImage?: string; script?: string }) => {
       const spec = loadSpecFile(opts.config);
+      const script = opts.script ? readLlmScript(opts.script) : undefined;
       const started = performance.now();
       const { applyCode, verifyCode } = await labUp(spec, {
         specText: readFileSync(opts.config, "utf8"),
@@ -37,6 +41,7 @@ export function registerLab(program: Command): void {
         progress,
       }).catch(rethrow);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      if (script) await setLabLlmScript(spec.name, script).catch(rethrow);
       if (applyCode !== 0) {
         process.exitCode = EXIT.failed;
         process.stderr.write(
@@ -48,6 +53,7 @@ export function registerLab(program: Command): void {
         `${verifyCode === 0 ? paint("green", "✓") : paint("red", "✗")} lab ${spec.name} up in ${seconds} s\n` +
           `  moat lab verify -c ${opts.config}   probe it again\n` +
           `  moat lab status -c ${opts.config}   what is running\n` +
+          `  moat lab chat -c ${opts.config}     talk to the agent through Telegram\n` +
           `  moat lab down -c ${opts.config}     remove everything it made\n`,
       );
       if (verifyCode !== 0) process.exitCode = EXIT.failed;
@@ -142,6 +148,8 @@ export function registerLab(program: Command): void {
           : `lab ${spec.name}: nothing to remove\n`,
       );
     });
+
+  registerLabChat(lab);
 
   // Run by `lab up` inside the cloud namespace; not for people.
   lab.command("cloud-services <stateDir>", { hidden: true }).action(async (dir: string) => {

@@ -2,7 +2,8 @@
 // the resolver at the cloud's address for it), the fake LLM providers and Bot API on 443 with the
 // lab's CA, and two ordinary websites (one the spec allowlists, one nobody does). Every request is
 // appended to events.jsonl in the lab's state directory; a control socket there (a Unix socket,
-// reachable from this machine without any network path into the lab) pushes Telegram updates.
+// reachable from this machine without any network path into the lab) pushes Telegram updates
+// and sets the fake LLM's script (fakes/llm-script.ts).
 import { appendFileSync, readFileSync, rmSync } from "node:fs";
 import { createServer as createHttp, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttps } from "node:https";
@@ -10,6 +11,7 @@ import type { Server as NetServer } from "node:net";
 import { join } from "node:path";
 import { serveDns } from "./fakes/dns.js";
 import { FakeLlm } from "./fakes/llm.js";
+import { answer, type LlmScript, lastTurn, llmScriptSchema } from "./fakes/llm-script.js";
 import { type Flavour, metadataHandler } from "./fakes/metadata.js";
 import { FakeTelegram } from "./fakes/telegram.js";
 
@@ -53,6 +55,9 @@ export async function runCloud(stateDir: string): Promise<void> {
   await new Promise<void>((resolve) => dns.once("listening", () => resolve()));
 
   const llm = new FakeLlm({ cert: cfg.tls.cert, key: cfg.tls.key, realKeys: cfg.llmKeys });
+  // The lab's model answers by its script (`moat lab up/chat --script`); empty: it echoes.
+  let script: LlmScript = [];
+  llm.respond = (shape, body) => answer(script, lastTurn(shape, body));
   await llm.listen(cfg.addresses.llm, 443);
   const telegram = new FakeTelegram(cfg.tls, cfg.botToken);
   await telegram.listen(cfg.addresses.telegram, 443);
@@ -63,7 +68,7 @@ export async function runCloud(stateDir: string): Promise<void> {
       event("llm", { shape: c.shape, path: c.path, credential: c.credential, body: c.body });
     llmSeen = llm.calls.length;
     for (const c of telegram.calls.slice(telegramSeen))
-      event("telegram", { method: c.method, token: c.token, params: c.params });
+      event("telegram", { method: c.method, token: c.token, params: c.params, messageId: c.messageId });
     telegramSeen = telegram.calls.length;
   }, 50).unref();
 
@@ -88,6 +93,12 @@ export async function runCloud(stateDir: string): Promise<void> {
       if (req.method === "POST" && req.url === "/telegram/updates") {
         const updates = (await readBody(req)) as Record<string, unknown>[];
         res.end(JSON.stringify({ pushed: telegram.push(...updates) }));
+        return;
+      }
+      if (req.method === "PUT" && req.url === "/llm/script") {
+        script = llmScriptSchema.parse(await readBody(req));
+        event("llm-script", { rules: script.length });
+        res.end(JSON.stringify({ rules: script.length }));
         return;
       }
       res.writeHead(404).end();

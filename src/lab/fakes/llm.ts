@@ -6,6 +6,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { LlmAnswer, LlmShape } from "./llm-script.js";
+import { toolCallEvents, toolCallWhole } from "./llm-tool-call.js";
 
 export interface FakeLlmOptions {
   cert: string;
@@ -33,6 +35,8 @@ export class FakeLlm {
   pieces: string[];
   pieceDelayMs: number;
   usage: { input: number; output: number };
+  // What to answer a call (the lab's script, llm-script.ts); without it, `pieces` as text.
+  respond?: (shape: LlmShape, body: Record<string, unknown> | undefined) => LlmAnswer;
 
   constructor(private readonly opts: FakeLlmOptions) {
     this.pieces = opts.pieces ?? ["Hel", "lo ", "from ", "the ", "fake"];
@@ -91,12 +95,22 @@ export class FakeLlm {
     }
     const model = String(body?.model ?? /models\/([^:]+)/.exec(path)?.[1] ?? "unknown");
     const stream = body?.stream === true || path.includes(":streamGenerateContent");
-    if (!stream) return json(res, 200, this.whole(shape, model));
+    const answer = this.respond?.(shape, body);
+    if (answer && "toolCall" in answer) {
+      if (!stream) return json(res, 200, toolCallWhole(shape, model, answer.toolCall, this.usage));
+      const include = (body?.stream_options as { include_usage?: boolean } | undefined)?.include_usage;
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      for (const e of toolCallEvents(shape, model, answer.toolCall, this.usage, include === true))
+        res.write(e);
+      return res.end();
+    }
+    const pieces = answer ? (answer.text.match(/\S+\s*|\s+/g) ?? [""]) : this.pieces;
+    if (!stream) return json(res, 200, this.whole(shape, model, pieces));
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     res.flushHeaders();
     const times: number[] = [];
     this.sent.push(times);
-    const events = this.events(shape, model, body);
+    const events = this.events(shape, model, body, pieces);
     for (const [i, e] of events.entries()) {
       if (e.piece && i > 0 && this.pieceDelayMs) await sleep(this.pieceDelayMs);
       if (res.destroyed) return;
@@ -106,8 +120,8 @@ export class FakeLlm {
     res.end();
   }
 
-  private whole(shape: LlmCall["shape"], model: string): unknown {
-    const text = this.pieces.join("");
+  private whole(shape: LlmCall["shape"], model: string, pieces: string[]): unknown {
+    const text = pieces.join("");
     const { input, output } = this.usage;
     if (shape === "anthropic") {
       return {
@@ -145,7 +159,12 @@ export class FakeLlm {
   }
 
   // The SSE events of one streamed reply; `piece` marks the ones that carry generated text.
-  private events(shape: LlmCall["shape"], model: string, body: Record<string, unknown> | undefined) {
+  private events(
+    shape: LlmCall["shape"],
+    model: string,
+    body: Record<string, unknown> | undefined,
+    pieces: string[],
+  ) {
     const { input, output } = this.usage;
     const out: { text: string; piece: boolean }[] = [];
     const sse = (data: unknown, event?: string) =>
@@ -172,7 +191,7 @@ export class FakeLlm {
           ),
         piece: false,
       });
-      for (const p of this.pieces) {
+      for (const p of pieces) {
         out.push({
           text: sse(
             { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: p } },
@@ -199,8 +218,8 @@ export class FakeLlm {
     }
     if (shape === "gemini") {
       let sentOut = 0;
-      for (const [i, p] of this.pieces.entries()) {
-        sentOut = Math.round((output * (i + 1)) / this.pieces.length);
+      for (const [i, p] of pieces.entries()) {
+        sentOut = Math.round((output * (i + 1)) / pieces.length);
         out.push({
           text: sse({
             candidates: [{ content: { role: "model", parts: [{ text: p }] }, index: 0 }],
@@ -214,7 +233,7 @@ export class FakeLlm {
     }
     const base = { id: "chatcmpl-fake", object: "chat.completion.chunk", created: 1_700_000_000, model };
     const includeUsage = (body?.stream_options as { include_usage?: boolean } | undefined)?.include_usage;
-    for (const [i, p] of this.pieces.entries()) {
+    for (const [i, p] of pieces.entries()) {
       const delta = i === 0 ? { role: "assistant", content: p } : { content: p };
       out.push({
         text: sse({

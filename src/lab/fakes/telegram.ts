@@ -12,6 +12,8 @@ export interface BotCallRecord {
   params: Record<string, unknown>;
   files: string[];
   at: number;
+  // The message_id a send* call was answered with (deleteMessage and edits name it).
+  messageId?: number;
 }
 
 interface Waiter {
@@ -124,7 +126,8 @@ export class FakeTelegram {
     if (!m) return json(res, 404, { ok: false, error_code: 404, description: "Not Found" });
     const [, token, method] = m as unknown as [string, string, string];
     const { params, files } = await readParams(req.headers["content-type"], body, url.searchParams);
-    this.calls.push({ method, token, params, files, at: Date.now() });
+    const record: BotCallRecord = { method, token, params, files, at: Date.now() };
+    this.calls.push(record);
     if (token !== this.token)
       return json(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });
 
@@ -150,8 +153,9 @@ export class FakeTelegram {
       case "sendmessage":
       case "sendphoto":
       case "senddocument":
+        record.messageId = this.calls.length;
         return ok(res, {
-          message_id: this.calls.length,
+          message_id: record.messageId,
           date: 1_700_000_000,
           chat: { id: Number(params.chat_id), type: Number(params.chat_id) > 0 ? "private" : "supergroup" },
           text: params.text ?? params.caption,

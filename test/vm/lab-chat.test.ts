@@ -14,12 +14,14 @@ import { after, before, describe, it } from "node:test";
 import { labEvents, labVm, readState } from "../../src/lab/lab.js";
 import type { LabVm } from "../../src/lab/vm.js";
 import { UNLISTED_SITE } from "../../src/lab/world.js";
+import { needsRoot } from "../support/root.js";
 
 const prefix = process.env.MOAT_OPENCLAW_PREFIX ?? "";
 const skip =
-  !prefix || !existsSync(join(prefix, "node_modules/openclaw/package.json"))
+  needsRoot("the lab's namespaces and VM") ||
+  (!prefix || !existsSync(join(prefix, "node_modules/openclaw/package.json"))
     ? "set MOAT_OPENCLAW_PREFIX to an npm prefix with openclaw and Node 24 (scripts/openclaw-validator.sh)"
-    : false;
+    : false);
 
 const REPO = new URL("../..", import.meta.url).pathname;
 const NAME = "labchat";

@@ -2,14 +2,9 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { runCloud } from "../lab/cloud.js";
-import { LabError, labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
+import { labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
 import { loadSpecFile } from "../spec/load.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
-
-const rethrow = (err: unknown): never => {
-  if (err instanceof LabError) throw new CliFailure(err.message);
-  throw err;
-};
 
 const progress = (step: string, detail: string) =>
   process.stdout.write(`${paint("cyan", `▸ ${step}`)} ${detail}\n`);
@@ -34,7 +29,7 @@ export function registerLab(program: Command): void {
         specText: readFileSync(opts.config, "utf8"),
         ...(opts.importImage && { imageTar: opts.importImage }),
         progress,
-      }).catch(rethrow);
+      });
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       if (applyCode !== 0) {
         process.exitCode = EXIT.failed;
@@ -62,12 +57,8 @@ export function registerLab(program: Command): void {
     .action((opts: { config: string; json?: boolean; junit?: string; only?: string }) => {
       const spec = loadSpecFile(opts.config);
       const args = [...(opts.json ? ["--json"] : []), ...(opts.only ? ["--only", opts.only] : [])];
-      try {
-        const code = labVerify(spec.name, args, opts.junit);
-        if (code !== 0) process.exitCode = code > 0 ? code : EXIT.failed;
-      } catch (err) {
-        rethrow(err);
-      }
+      const code = labVerify(spec.name, args, opts.junit);
+      if (code !== 0) process.exitCode = code > 0 ? code : EXIT.failed;
     });
 
   lab

@@ -16,7 +16,10 @@ export const IMAGE_HASH_FILE = `${STAGE_DIR}/agent-image.sha256`;
 export const CLOUD_INIT_MARKER = `${STATE_DIR}/cloud-init.done`;
 export const CLOUD_INIT_NODE = `${MOAT_INSTALL_DIR}/node/bin/node`;
 
-export class RemoteUnfit extends DeployProblem {}
+export class RemoteUnfit extends DeployProblem {
+  override readonly name = "RemoteUnfit";
+  override readonly code = "MOAT_DEPLOY_REMOTE_UNFIT";
+}
 
 export interface RemoteFacts {
   cloudInitDone: boolean;

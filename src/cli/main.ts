@@ -8,6 +8,7 @@ import { registerInit } from "./init.js";
 import { registerLab } from "./lab.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
+import { registerTelegram } from "./telegram.js";
 import { exitCodesHelp, runMain } from "./util.js";
 import { registerValidate } from "./validate.js";
 import { registerVerify } from "./verify.js";
@@ -28,5 +29,6 @@ registerHost(program);
 registerVerify(program);
 registerLab(program);
 registerDeploy(program);
+registerTelegram(program);
 
 await runMain(program);

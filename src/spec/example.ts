@@ -80,7 +80,7 @@ function allowFromBlock(a: InitAnswers): string {
   if (!cidrs.length)
     return "  # CIDRs allowed to reach public SSH. Empty: no public SSH once deployed.\n  allowFrom: []";
   return `  # CIDRs allowed to reach public SSH: the cloud firewall opens port 22 to these only, and deploy
-  # connects over SSH before Tailscale is up. Narrow it (or empty it) once the tailnet works.
+  # connects over SSH before Tailscale is up (it refuses a cloud target with this list empty).
   allowFrom: [${cidrs.map((c) => JSON.stringify(c)).join(", ")}]`;
 }
 

@@ -109,7 +109,7 @@ function withDeployAddress(a: InitAnswers): InitAnswers {
 }
 
 // Comma-separated CIDRs, each checked as the schema checks access.allowFrom.
-export function parseCidrs(text: string, field: string): string[] {
+function parseCidrs(text: string, field: string): string[] {
   const cidrs = text
     .split(",")
     .map((c) => c.trim())

@@ -16,7 +16,7 @@ import { CliFailure, paint } from "./util.js";
 
 export const DEFAULT_WAIT_S = 90;
 
-export function waitSeconds(text: string): number {
+function waitSeconds(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 600)
     throw new CliFailure(`--timeout: "${text}" is not a whole number of seconds from 1 to 600`);

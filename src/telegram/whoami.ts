@@ -16,7 +16,7 @@ export class TelegramProblem extends MoatError {
   readonly code = "MOAT_TELEGRAM";
 }
 
-export const TELEGRAM_API = "https://api.telegram.org";
+const TELEGRAM_API = "https://api.telegram.org";
 // A testing seam: the tests point this at a fake Bot API on loopback. Anything but a loopback
 // address is refused, so a stray variable cannot send a real token somewhere else.
 export const TELEGRAM_API_ENV = "MOAT_TELEGRAM_API";

@@ -6,10 +6,8 @@ import type { Command } from "commander";
 import { DEFAULT_CAPACITY_POLICY } from "../deploy/capacity.js";
 import type { Progress } from "../deploy/deploy.js";
 import { isCloud } from "../deploy/plan.js";
-import { DeployProblem } from "../deploy/problem.js";
 import { SPEC_ON_VM } from "../render/paths.js";
 import { loadSpecFile } from "../spec/load.js";
-import { SecretUnavailable } from "../spec/secrets.js";
 import { formatVmStatus, vmProblems } from "../status/format.js";
 import type { VerifyReport } from "../verify/types.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
@@ -21,17 +19,6 @@ const progress: Progress = {
   step: (step, text) => process.stdout.write(`${paint("bold", `▸ ${step}`)}  ${text}\n`),
   line: (text) => process.stdout.write(`  ${paint("dim", text)}\n`),
 };
-
-// Failures deploy can explain become one clear line; anything else is a bug and keeps its stack.
-export async function explained<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (err instanceof DeployProblem || err instanceof SecretUnavailable)
-      throw new CliFailure((err as Error).message);
-    throw err;
-  }
-}
 
 const positiveInt = (flag: string) => (v: string) => {
   const n = Number(v);
@@ -96,23 +83,21 @@ export function registerDeploy(program: Command): void {
     .option("--ssh-timeout <seconds>", "how long to wait for SSH", positiveInt("--ssh-timeout"))
     .action(async (opts: DeployFlags) => {
       const { deploy } = await deployModule();
-      const result = await explained(() =>
-        deploy({
-          config: opts.config,
-          ...(opts.dir && { dir: opts.dir }),
-          ...(opts.sshUser && { sshUser: opts.sshUser }),
-          ...(opts.identity && { identity: opts.identity }),
-          ...(opts.importImage && { importImage: opts.importImage }),
-          ...(opts.sshTimeout !== undefined && { sshTimeoutMs: opts.sshTimeout * 1000 }),
-          capacity: {
-            ...DEFAULT_CAPACITY_POLICY,
-            maxAttempts: Math.max(1, opts.capacityAttempts),
-            waitSeconds: opts.capacityWait,
-            ads: Math.max(1, opts.ads),
-          },
-          progress,
-        }),
-      );
+      const result = await deploy({
+        config: opts.config,
+        ...(opts.dir && { dir: opts.dir }),
+        ...(opts.sshUser && { sshUser: opts.sshUser }),
+        ...(opts.identity && { identity: opts.identity }),
+        ...(opts.importImage && { importImage: opts.importImage }),
+        ...(opts.sshTimeout !== undefined && { sshTimeoutMs: opts.sshTimeout * 1000 }),
+        capacity: {
+          ...DEFAULT_CAPACITY_POLICY,
+          maxAttempts: Math.max(1, opts.capacityAttempts),
+          waitSeconds: opts.capacityWait,
+          ads: Math.max(1, opts.ads),
+        },
+        progress,
+      });
       const changed = result.changedSteps.length ? result.changedSteps.join(", ") : "nothing";
       process.stdout.write(`\n${paint("green", "✓")} host apply: changed ${changed}\n`);
       printVerify(result.verify);
@@ -141,14 +126,12 @@ export function registerDeploy(program: Command): void {
           return (await import("./vm-status.js")).localStatus(!!opts.json);
         const quiet: Progress = { step: () => {}, line: () => {} };
         const { status } = await deployModule();
-        const r = await explained(() =>
-          status({
-            config: opts.config,
-            ...(opts.dir && { dir: opts.dir }),
-            ...(opts.identity && { identity: opts.identity }),
-            progress: opts.json ? quiet : progress,
-          }),
-        );
+        const r = await status({
+          config: opts.config,
+          ...(opts.dir && { dir: opts.dir }),
+          ...(opts.identity && { identity: opts.identity }),
+          progress: opts.json ? quiet : progress,
+        });
         const ok = r.reachable && !!r.verify?.summary.ok && (!r.vm || vmProblems(r.vm).length === 0);
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
@@ -196,7 +179,7 @@ export function registerDeploy(program: Command): void {
         if (prompts.isCancel(sure) || !sure) throw new CliFailure("not destroyed");
       }
       const { destroy } = await deployModule();
-      await explained(() => destroy({ config: opts.config, ...(opts.dir && { dir: opts.dir }), progress }));
+      await destroy({ config: opts.config, ...(opts.dir && { dir: opts.dir }), progress });
       process.stdout.write(`${paint("green", "✓")} destroyed ${spec.name}\n`);
     });
 }

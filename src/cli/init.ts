@@ -2,6 +2,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as prompts from "@clack/prompts";
 import { type Command, Option } from "commander";
+import ipaddr from "ipaddr.js";
 import {
   DEFAULT_MODELS,
   defaultAnswers,
@@ -11,6 +12,8 @@ import {
 } from "../spec/example.js";
 import { formatErrors, parseSpec } from "../spec/load.js";
 import { LLM_KINDS, type LlmKind } from "../spec/schema.js";
+import { describeSender } from "../telegram/whoami.js";
+import { askTheBot, botApi, DEFAULT_WAIT_S, dotEnvNextTo } from "./telegram.js";
 import { CliFailure, paint } from "./util.js";
 
 interface InitOptions {
@@ -26,6 +29,7 @@ interface InitOptions {
   model?: string;
   baseUrl?: string;
   telegramUser?: string;
+  allowFrom?: string;
   telegram: boolean;
   tailscale: boolean;
 }
@@ -46,13 +50,17 @@ export function registerInit(program: Command): void {
     .option("--model <model>", "model id")
     .option("--base-url <url>", "API root for openai-compatible providers")
     .option("--telegram-user <id>", "numeric Telegram user id allowed to talk to the agent")
+    .option(
+      "--allow-from <cidr,...>",
+      "addresses that may reach public SSH; on oci and aws, the one you deploy from (required with --yes)",
+    )
     .option("--no-telegram", "no Telegram channel")
     .option("--no-tailscale", "no Tailscale access")
     .action(async (opts: InitOptions) => {
       if (existsSync(opts.config) && !opts.force) {
         throw new CliFailure(`${opts.config} exists; nothing was written (use --force to overwrite it)`);
       }
-      const answers = opts.yes ? fromFlags(opts) : await ask(opts);
+      const answers = opts.yes ? withDeployAddress(fromFlags(opts)) : await ask(opts);
       const yaml = exampleSpecYaml(answers);
       const parsed = parseSpec(yaml);
       if (!parsed.ok)
@@ -81,7 +89,38 @@ function fromFlags(opts: InitOptions): InitAnswers {
     telegramUserId,
     // The lab has no tailnet to join.
     tailscale: opts.tailscale && base.target !== "lab",
+    allowFrom: opts.allowFrom === undefined ? [] : parseCidrs(opts.allowFrom, "--allow-from"),
   };
+}
+
+const isCloudTarget = (t: InitAnswers["target"]) => t === "oci" || t === "aws";
+
+// The cloud firewall opens SSH only to access.allowFrom, and deploy needs SSH before Tailscale is
+// up: an empty list is a spec deploy refuses, so init does not write one for a cloud.
+const WHY_ALLOW_FROM =
+  "deploy reaches the new VM over SSH before Tailscale is up, and the cloud firewall opens SSH only to access.allowFrom";
+
+function withDeployAddress(a: InitAnswers): InitAnswers {
+  if (isCloudTarget(a.target) && !a.allowFrom?.length)
+    throw new CliFailure(
+      `--target ${a.target} needs --allow-from: ${WHY_ALLOW_FROM}; pass the public address you deploy from, e.g. --allow-from 198.51.100.7/32`,
+    );
+  return a;
+}
+
+// Comma-separated CIDRs, each checked as the schema checks access.allowFrom.
+function parseCidrs(text: string, field: string): string[] {
+  const cidrs = text
+    .split(",")
+    .map((c) => c.trim())
+    .filter(Boolean);
+  if (!cidrs.length) throw new CliFailure(`${field}: no address given`);
+  for (const c of cidrs)
+    if (!ipaddr.isValidCIDR(c))
+      throw new CliFailure(
+        `${field}: "${c}" is not a CIDR; write an address with its prefix, e.g. 198.51.100.7/32`,
+      );
+  return cidrs;
 }
 
 function parseUserId(text: string | undefined): number | undefined {
@@ -133,6 +172,28 @@ async function ask(opts: InitOptions): Promise<InitAnswers> {
   if (target === "oci" || target === "aws") {
     region = answer(await prompts.text({ message: "Region", initialValue: region ?? "" }));
   }
+  let allowFrom = defaults.allowFrom ?? [];
+  if (isCloudTarget(target) && !allowFrom.length) {
+    prompts.note(
+      `${WHY_ALLOW_FROM}.\nYour public address is what a "what is my IP" page shows; add /32 (IPv4) or /128 (IPv6).`,
+      "Where you deploy from",
+    );
+    const text = answer(
+      await prompts.text({
+        message: "Address you deploy from (CIDR; several comma-separated)",
+        placeholder: "198.51.100.7/32",
+        validate: (v) => {
+          try {
+            parseCidrs(v ?? "", "address");
+            return undefined;
+          } catch (err) {
+            return (err as Error).message;
+          }
+        },
+      }),
+    );
+    allowFrom = parseCidrs(text, "address");
+  }
   if (target === "ssh") {
     sshHost = answer(await prompts.text({ message: "SSH host", initialValue: sshHost ?? "" }));
     sshUser = answer(await prompts.text({ message: "SSH user", initialValue: sshUser ?? "ubuntu" }));
@@ -150,21 +211,71 @@ async function ask(opts: InitOptions): Promise<InitAnswers> {
       ? answer(await prompts.text({ message: "API base URL", initialValue: "https://llm.example.com/v1" }))
       : undefined;
   const useTelegram = answer(await prompts.confirm({ message: "Talk to the agent over Telegram?" }));
-  const telegramUserId = useTelegram
-    ? Number(
-        answer(
-          await prompts.text({
-            message: "Your numeric Telegram user id (only it may talk to the agent)",
-            validate: (v) => (/^\d{1,15}$/.test(v ?? "") ? undefined : "a number, e.g. 123456789"),
-          }),
-        ),
-      )
-    : undefined;
+  const telegramUserId = useTelegram ? await askTelegramId(opts.config, answer) : undefined;
   const tailscale =
     target !== "lab" &&
     answer(await prompts.confirm({ message: "Reach the agent over Tailscale (no open ports)?" }));
   prompts.outro("Writing moat.yaml");
-  return { name, target, region, sshHost, sshUser, llmKind, model, llmBaseUrl, telegramUserId, tailscale };
+  return {
+    name,
+    target,
+    region,
+    sshHost,
+    sshUser,
+    llmKind,
+    model,
+    llmBaseUrl,
+    telegramUserId,
+    tailscale,
+    allowFrom,
+  };
+}
+
+type Answer = <T>(value: T) => Exclude<T, symbol>;
+
+// Offers to find the id with the bot itself (one getUpdates call that confirms nothing, as
+// `moat telegram whoami` does); typing it stays possible, and is the fallback.
+async function askTelegramId(config: string, answer: Answer): Promise<number> {
+  const how = answer(
+    await prompts.select({
+      message: "Your numeric Telegram user id (only it may talk to the agent)",
+      options: [
+        {
+          value: "bot",
+          label: "find it: I message my bot",
+          hint: "needs TELEGRAM_BOT_TOKEN in the environment or .env",
+        },
+        { value: "type", label: "I know it; type it" },
+      ],
+    }),
+  );
+  if (how === "bot") {
+    try {
+      const senders = await askTheBot(botApi("TELEGRAM_BOT_TOKEN", dotEnvNextTo(config)), DEFAULT_WAIT_S);
+      if (senders.length) {
+        const id = answer(
+          await prompts.select({
+            message: "Which of these is you?",
+            options: [
+              ...senders.map((s) => ({ value: s.id, label: describeSender(s) })),
+              { value: 0, label: "none of them; type it" },
+            ],
+          }),
+        );
+        if (id) return id;
+      } else prompts.log.warn(`no message reached the bot within ${DEFAULT_WAIT_S} s`);
+    } catch (err) {
+      prompts.log.warn((err as Error).message);
+    }
+  }
+  return Number(
+    answer(
+      await prompts.text({
+        message: "Your numeric Telegram user id",
+        validate: (v) => (/^\d{1,15}$/.test(v ?? "") ? undefined : "a number, e.g. 123456789"),
+      }),
+    ),
+  );
 }
 
 const stripUndefined = <T extends object>(o: T): Partial<T> =>

@@ -3,16 +3,11 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { runCloud } from "../lab/cloud.js";
 import { setLabLlmScript } from "../lab/control.js";
-import { LabError, labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
+import { labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
 import { type LabLogSource, labLogs } from "../lab/logs.js";
 import { loadSpecFile } from "../spec/load.js";
 import { readLlmScript, registerLabChat } from "./lab-chat.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
-
-const rethrow = (err: unknown): never => {
-  if (err instanceof LabError) throw new CliFailure(err.message);
-  throw err;
-};
 
 const progress = (step: string, detail: string) =>
   process.stdout.write(`${paint("cyan", `▸ ${step}`)} ${detail}\n`);
@@ -39,9 +34,9 @@ export function registerLab(program: Command): void {
         specText: readFileSync(opts.config, "utf8"),
         ...(opts.importImage && { imageTar: opts.importImage }),
         progress,
-      }).catch(rethrow);
+      });
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      if (script) await setLabLlmScript(spec.name, script).catch(rethrow);
+      if (script) await setLabLlmScript(spec.name, script);
       if (applyCode !== 0) {
         process.exitCode = EXIT.failed;
         process.stderr.write(
@@ -69,12 +64,8 @@ export function registerLab(program: Command): void {
     .action((opts: { config: string; json?: boolean; junit?: string; only?: string }) => {
       const spec = loadSpecFile(opts.config);
       const args = [...(opts.json ? ["--json"] : []), ...(opts.only ? ["--only", opts.only] : [])];
-      try {
-        const code = labVerify(spec.name, args, opts.junit);
-        if (code !== 0) process.exitCode = code > 0 ? code : EXIT.failed;
-      } catch (err) {
-        rethrow(err);
-      }
+      const code = labVerify(spec.name, args, opts.junit);
+      if (code !== 0) process.exitCode = code > 0 ? code : EXIT.failed;
     });
 
   lab
@@ -129,7 +120,7 @@ export function registerLab(program: Command): void {
           follow: !!opts.follow,
           write: (line) => process.stdout.write(`${line}\n`),
           until,
-        }).catch(rethrow);
+        });
         if (code !== 0) process.exitCode = EXIT.failed;
       },
     );

@@ -102,18 +102,15 @@ export function registerLogs(program: Command): void {
       sinceInstant(flags.since);
       if ((await observeWhere(flags)) === "vm") return localLogs(flags);
       const { remoteLogs } = await import("../deploy/deploy.js");
-      const { explained } = await import("./deploy.js");
       const print = printer(!!flags.json);
-      await explained(() =>
-        remoteLogs({
-          config: flags.config,
-          ...(flags.dir && { dir: flags.dir }),
-          ...(flags.identity && { identity: flags.identity }),
-          args: remoteLogsArgs(flags),
-          follow: !!flags.follow,
-          onLine: print,
-          onStderrLine: (l) => process.stderr.write(`${l}\n`),
-        }),
-      );
+      await remoteLogs({
+        config: flags.config,
+        ...(flags.dir && { dir: flags.dir }),
+        ...(flags.identity && { identity: flags.identity }),
+        args: remoteLogsArgs(flags),
+        follow: !!flags.follow,
+        onLine: print,
+        onStderrLine: (l) => process.stderr.write(`${l}\n`),
+      });
     });
 }

@@ -9,6 +9,7 @@ import { registerLab } from "./lab.js";
 import { registerLogs } from "./logs.js";
 import { registerRender } from "./render.js";
 import { registerSchema } from "./schema.js";
+import { registerTelegram } from "./telegram.js";
 import { exitCodesHelp, runMain } from "./util.js";
 import { registerValidate } from "./validate.js";
 import { registerVerify } from "./verify.js";
@@ -30,5 +31,6 @@ registerVerify(program);
 registerLab(program);
 registerDeploy(program);
 registerLogs(program);
+registerTelegram(program);
 
 await runMain(program);

@@ -53,7 +53,10 @@ import {
 } from "./state.js";
 import { findTofu, type Tofu, tofuApply, tofuDestroy, tofuInit, tofuOutputs } from "./tofu.js";
 
-export class DeployFailed extends DeployProblem {}
+export class DeployFailed extends DeployProblem {
+  override readonly name = "DeployFailed";
+  override readonly code = "MOAT_DEPLOY_FAILED";
+}
 
 export interface Progress {
   step(step: DeployStep | "status" | "destroy", text: string): void;

@@ -7,7 +7,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { DeployProblem } from "./problem.js";
 
-export class HostKeyMismatch extends DeployProblem {}
+export class HostKeyMismatch extends DeployProblem {
+  override readonly name = "HostKeyMismatch";
+  override readonly code = "MOAT_DEPLOY_HOST_KEY_MISMATCH";
+}
 
 export interface HostKey {
   type: string;

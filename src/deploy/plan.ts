@@ -4,7 +4,10 @@ import { sshLoginUsers } from "../render/sshd.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { DeployProblem } from "./problem.js";
 
-export class DeployRefused extends DeployProblem {}
+export class DeployRefused extends DeployProblem {
+  override readonly name = "DeployRefused";
+  override readonly code = "MOAT_DEPLOY_REFUSED";
+}
 
 export type DeployStep = "render" | "terraform" | "connect" | "push" | "apply" | "verify";
 

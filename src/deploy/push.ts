@@ -21,7 +21,10 @@ import {
 import type { DeploySecret } from "./secrets.js";
 import { shellQuote as q } from "./ssh.js";
 
-class PushFailed extends DeployProblem {}
+export class PushFailed extends DeployProblem {
+  override readonly name = "PushFailed";
+  override readonly code = "MOAT_DEPLOY_PUSH_FAILED";
+}
 
 export type SecretOutcome = "created" | "replaced" | "unchanged";
 

@@ -12,7 +12,10 @@ export const STAGED_IMAGE = `${DEPLOY_STAGE_DIR}/agent-image.tar`;
 const PACKAGE_HASH_FILE = `${STAGED_PACKAGE}/.deploy-sha256`;
 export const IMAGE_HASH_FILE = `${DEPLOY_STAGE_DIR}/agent-image.sha256`;
 
-export class RemoteUnfit extends DeployProblem {}
+export class RemoteUnfit extends DeployProblem {
+  override readonly name = "RemoteUnfit";
+  override readonly code = "MOAT_DEPLOY_REMOTE_UNFIT";
+}
 
 export interface RemoteFacts {
   cloudInitDone: boolean;

@@ -12,7 +12,10 @@ import { DeployProblem } from "./problem.js";
 
 const { Client, utils } = ssh2;
 
-class SshUnavailable extends DeployProblem {}
+export class SshUnavailable extends DeployProblem {
+  override readonly name = "SshUnavailable";
+  override readonly code = "MOAT_DEPLOY_SSH_UNAVAILABLE";
+}
 
 export interface SshAuth {
   identityFile?: string;

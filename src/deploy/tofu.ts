@@ -6,7 +6,10 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { DeployProblem } from "./problem.js";
 
-export class TofuMissing extends DeployProblem {}
+export class TofuMissing extends DeployProblem {
+  override readonly name = "TofuMissing";
+  override readonly code = "MOAT_DEPLOY_TOFU_MISSING";
+}
 
 export function findTofu(env: NodeJS.ProcessEnv = process.env): string {
   for (const name of ["tofu", "terraform"]) {

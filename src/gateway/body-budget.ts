@@ -3,7 +3,9 @@
 // exhaust the gateway's memory: a cap on the bytes held across all requests, a cap on the
 // body-carrying requests one client has in flight, and a deadline for a body to arrive.
 // Bytes stay reserved until the reply is finished, since the body is held until then.
+
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { MoatError } from "../errors.js";
 import type { MoatSpec } from "../spec/schema.js";
 
 export interface BodyLimits {
@@ -41,7 +43,9 @@ export function gatewayMemory(spec: MoatSpec): { high: number; max: number } {
   return { high, max: high + high / 2 };
 }
 
-export class BodyRefused extends Error {
+export class BodyRefused extends MoatError {
+  override readonly name = "BodyRefused";
+  readonly code = "MOAT_BODY_REFUSED";
   constructor(
     readonly status: 408 | 413 | 429 | 503,
     message: string,

@@ -1,6 +1,8 @@
 // Step 5: connect to one of the vetted addresses, literally. No name is passed to the socket
 // layer, so nothing can resolve again between the check and the connect.
+
 import { connect, type Socket } from "node:net";
+import { MoatError } from "../errors.js";
 
 export interface DialRequest {
   // The name the client asked for (for logs and for test-only dialers); never used to connect.
@@ -12,7 +14,9 @@ export interface DialRequest {
 
 export type Dialer = (req: DialRequest) => Promise<Socket>;
 
-export class DialError extends Error {
+// Its code is the audit record's reason (connect-timeout or connect-failed).
+export class DialError extends MoatError {
+  override readonly name = "DialError";
   constructor(
     readonly code: "connect-timeout" | "connect-failed",
     message: string,

@@ -8,7 +8,12 @@ export interface Distro {
   arch: string;
 }
 
-export class UnsupportedHost extends Error {}
+import { MoatError } from "../errors.js";
+
+export class UnsupportedHost extends MoatError {
+  override readonly name = "UnsupportedHost";
+  readonly code = "MOAT_HOST_UNSUPPORTED";
+}
 
 export function parseOsRelease(text: string, arch: string): Distro {
   const fields = new Map<string, string>();

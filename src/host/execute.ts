@@ -1,5 +1,6 @@
 // The executor: carries out planned actions as root. Each action is idempotent by itself, so a
 // run stopped half-way is finished by the next one.
+
 import {
   chmodSync,
   chownSync,
@@ -16,6 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname } from "node:path";
+import { MoatError } from "../errors.js";
 import { agentCommand } from "../render/paths.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { HOST_STATE_DIR } from "./files.js";
@@ -24,7 +26,10 @@ import { accounts, groups, run } from "./shell.js";
 import { sleep } from "./step.js";
 import type { Action } from "./types.js";
 
-export class ActionFailed extends Error {}
+export class ActionFailed extends MoatError {
+  override readonly name = "ActionFailed";
+  readonly code = "MOAT_HOST_ACTION_FAILED";
+}
 
 const uidOf = (name: string) => {
   const a = accounts().find((x) => x.name === name);

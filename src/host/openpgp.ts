@@ -3,11 +3,16 @@
 // out. Reads the packet framing of RFC 4880 §4.2 and the v4 fingerprint of §12.2 (SHA-1 over
 // 0x99, a two-octet length and the public-key packet body); other key versions are reported,
 // not guessed at.
+
 import { createHash } from "node:crypto";
+import { MoatError } from "../errors.js";
 
 const PUBLIC_KEY = 6;
 
-class KeyringUnreadable extends Error {}
+export class KeyringUnreadable extends MoatError {
+  override readonly name = "KeyringUnreadable";
+  readonly code = "MOAT_KEYRING_UNREADABLE";
+}
 
 // ASCII armor (RFC 4880 §6.2) to bytes; binary input is returned as is.
 function dearmor(data: Buffer): Buffer {

@@ -3,6 +3,7 @@
 // other, boots a Debian VM among them, converges it with `moat host apply` and runs `moat verify`
 // inside, all from the user's moat.yaml. State lives in /run/moat-lab/<name>; `down` removes
 // everything by name and pid.
+
 import { spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
@@ -16,6 +17,7 @@ import {
 } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
+import { MoatError } from "../errors.js";
 import { packageRoot } from "../host/runtime.js";
 import { type MoatSpec, OPENCLAW_VERSION } from "../spec/schema.js";
 import { llmApiKeyField, TELEGRAM_BOT_TOKEN_FIELD } from "../spec/secrets.js";
@@ -73,7 +75,10 @@ export function labVm(state: LabState): LabVm {
   );
 }
 
-export class LabError extends Error {}
+export class LabError extends MoatError {
+  override readonly name = "LabError";
+  readonly code = "MOAT_LAB";
+}
 
 function preflight(spec: MoatSpec, imageTar: string | undefined): void {
   if (process.getuid?.() !== 0)

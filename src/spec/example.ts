@@ -14,6 +14,8 @@ export interface InitAnswers {
   llmBaseUrl?: string;
   telegramUserId?: number;
   tailscale: boolean;
+  // CIDRs that may reach public SSH: on a cloud, the address deploy connects from.
+  allowFrom?: string[];
 }
 
 export const DEFAULT_MODELS: Record<LlmKind, string> = {
@@ -73,6 +75,15 @@ function targetBlock(a: InitAnswers): string {
   }
 }
 
+function allowFromBlock(a: InitAnswers): string {
+  const cidrs = a.allowFrom ?? [];
+  if (!cidrs.length)
+    return "  # CIDRs allowed to reach public SSH. Empty: no public SSH once deployed.\n  allowFrom: []";
+  return `  # CIDRs allowed to reach public SSH: the cloud firewall opens port 22 to these only, and deploy
+  # connects over SSH before Tailscale is up (it refuses a cloud target with this list empty).
+  allowFrom: [${cidrs.map((c) => JSON.stringify(c)).join(", ")}]`;
+}
+
 export function exampleSpecYaml(a: InitAnswers): string {
   const keyEnv = KEY_ENV[a.llmKind];
   const baseUrl =
@@ -113,8 +124,7 @@ agent:
   cpus: 1
 
 access:
-${tailscale}  # CIDRs allowed to reach public SSH. Empty: no public SSH once deployed.
-  allowFrom: []
+${tailscale}${allowFromBlock(a)}
 
 ${telegram}
 # The agent holds only placeholders; the gateway injects the real key on the way out.

@@ -1,8 +1,10 @@
 // Turn moat.yaml text into a typed spec, or into errors a person can act on:
 // YAML errors with line and column, every failing path with one plain sentence.
+
 import { readFileSync } from "node:fs";
 import { isMap, LineCounter, parseDocument } from "yaml";
 import { type core, ZodObject, type ZodType } from "zod";
+import { MoatError } from "../errors.js";
 import { type MoatSpec, moatSpec } from "./schema.js";
 
 export interface SpecError {
@@ -14,7 +16,9 @@ export interface SpecError {
 
 export type LoadResult = { ok: true; spec: MoatSpec } | { ok: false; errors: SpecError[] };
 
-export class SpecInvalid extends Error {
+export class SpecInvalid extends MoatError {
+  override readonly name = "SpecInvalid";
+  readonly code = "MOAT_SPEC_INVALID";
   constructor(
     readonly file: string,
     readonly errors: SpecError[],

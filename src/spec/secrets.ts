@@ -1,8 +1,13 @@
 // Secrets are read only where they are used (gateway, host apply, deploy) and never rendered.
+
 import { readFileSync } from "node:fs";
+import { MoatError } from "../errors.js";
 import type { MoatSpec, SecretRef } from "./schema.js";
 
-export class SecretUnavailable extends Error {}
+export class SecretUnavailable extends MoatError {
+  override readonly name = "SecretUnavailable";
+  readonly code = "MOAT_SECRET_UNAVAILABLE";
+}
 
 export function readSecret(field: string, ref: SecretRef, env: NodeJS.ProcessEnv = process.env): string {
   if ("env" in ref) {

@@ -27,7 +27,9 @@ describe("moat CLI", () => {
   for (const target of ["lab", "oci", "aws", "ssh"]) {
     test(`init --yes --target ${target} → validate → render --json`, () => {
       const dir = mkdtempSync(join(tmpdir(), "moat-cli-"));
-      assert.equal(moat(["init", "--yes", "--target", target], { cwd: dir }).code, 0);
+      // A cloud needs the address deploy connects from (access.allowFrom).
+      const cloud = target === "oci" || target === "aws" ? ["--allow-from", "198.51.100.7/32"] : [];
+      assert.equal(moat(["init", "--yes", "--target", target, ...cloud], { cwd: dir }).code, 0);
       assert.match(readFileSync(join(dir, ".env.example"), "utf8"), /OPENAI_API_KEY=/);
       const v = moat(["validate"], { cwd: dir });
       assert.equal(v.code, 0, v.stderr);
@@ -50,7 +52,7 @@ describe("moat CLI", () => {
 
   test("no secret value passed through the environment appears anywhere in the bundle", () => {
     const dir = mkdtempSync(join(tmpdir(), "moat-cli-"));
-    moat(["init", "--yes", "--target", "oci"], { cwd: dir });
+    moat(["init", "--yes", "--target", "oci", "--allow-from", "198.51.100.7/32"], { cwd: dir });
     const secrets = {
       OPENAI_API_KEY: "sk-proj-REALSECRET0000openai",
       TELEGRAM_BOT_TOKEN: "7777777:REALSECRET0000telegram",

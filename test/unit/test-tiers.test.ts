@@ -31,12 +31,15 @@ function tierProblems(files: string[], scripts: Record<string, string>): string[
 }
 
 // What a test file's imports say it does: boot an nspawn VM, or make network namespaces.
-const BOOTS_VM = /from "\.\.\/(support\/(host-lab|verify-lab|vm|lab-cli)|\.\.\/src\/lab\/lab)\.js"/;
+// (Importing src/lab/lab.js alone does not: its error class and state readers are plain code.)
+const BOOTS_VM_SUPPORT = /from "\.\.\/support\/(host-lab|verify-lab|vm|lab-cli)\.js"/;
+const RUNS_LAB_UP = /"lab",\s*"up"/;
+const bootsVm = (source: string) => BOOTS_VM_SUPPORT.test(source) || RUNS_LAB_UP.test(source);
 const MAKES_NAMESPACES =
   /from "\.\.\/(support\/(netns|gateway-lab|agent-lab|tcp-probe|udp-probe|fake-registry)|\.\.\/src\/lab\/netns)\.js"/;
 
 function rootProblems(file: string, source: string): string[] {
-  const vm = BOOTS_VM.test(source);
+  const vm = bootsVm(source);
   const problems: string[] = [];
   if (vm && !file.startsWith("test/vm/")) problems.push(`${file} boots a VM but is not in test/vm`);
   if ((vm || MAKES_NAMESPACES.test(source)) && !source.includes("needsRoot("))

@@ -1,9 +1,11 @@
 // How the gateway's own routes (LLM providers, Telegram) reach their one upstream host: TLS with
 // the system trust store, a DNS answer classified with the shared address table before it is
 // dialled, keep-alive so a streamed reply does not pay a handshake per call.
+
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
+import { MoatError } from "../../errors.js";
 import { baseUrlRefusal, isRefusedName } from "../../spec/addresses.js";
 import { refuseAddress } from "../decide.js";
 import { compileCidrs } from "../policy.js";
@@ -29,7 +31,9 @@ export function resolveWith(resolver: NameResolver): Resolve {
   };
 }
 
-export class UpstreamRefused extends Error {
+// Its code is errno-shaped: it travels through Node's lookup callback as a socket error's code.
+export class UpstreamRefused extends MoatError {
+  override readonly name = "UpstreamRefused";
   readonly code = "EMOATREFUSED";
 }
 

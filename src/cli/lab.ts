@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { runCloud } from "../lab/cloud.js";
 import { LabError, labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
 import { loadSpecFile } from "../spec/load.js";
+import { registerLabOpen } from "./lab-open.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 
 const rethrow = (err: unknown): never => {
@@ -103,6 +104,8 @@ export function registerLab(program: Command): void {
           : `lab ${spec.name}: nothing to remove\n`,
       );
     });
+
+  registerLabOpen(lab);
 
   // Run by `lab up` inside the cloud namespace; not for people.
   lab.command("cloud-services <stateDir>", { hidden: true }).action(async (dir: string) => {

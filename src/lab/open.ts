@@ -76,8 +76,11 @@ const pipeBoth = (a: Socket, b: Socket) => {
   b.on("error", end).on("close", end);
 };
 
-// The VM half, run inside the VM's network namespace. Exits when its parent goes (stdin closes).
+// The VM half, run inside the VM's network namespace. Exits when its parent goes (stdin closes),
+// and only then: a Ctrl-C reaches the whole terminal's process group, and the parent must see
+// it first to close in order.
 export function runOpenRelay(socket: string, port: number): Promise<void> {
+  process.on("SIGINT", () => {});
   return new Promise((resolve, reject) => {
     rmSync(socket, { force: true });
     const server = createServer((client) => pipeBoth(client, createConnection({ host: OPEN_HOST, port })));

@@ -22,6 +22,10 @@ export function registerLabOpen(lab: Command): void {
         `${paint("green", "✓")} ${spec.agent.profile === "openclaw" ? "OpenClaw's Control UI" : "the agent's port"} of lab ${spec.name}: ${forward.url}`,
         `  (this machine's 127.0.0.1 only → the VM's 127.0.0.1:${plan.agentPort}, as tailscale serve would on a real VM)`,
       ];
+      if (plan.token && forward.port !== plan.agentPort)
+        lines.push(
+          `  ${paint("yellow", "note:")} OpenClaw takes the Control UI only from http://127.0.0.1:${plan.agentPort} (gateway.controlUi.allowedOrigins); on port ${forward.port} the page loads but cannot connect`,
+        );
       if (plan.token)
         lines.push(
           `  sign in with the gateway token, which host apply wrote to ${plan.token.onVm} in the VM:`,

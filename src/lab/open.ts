@@ -160,6 +160,11 @@ export async function labOpen(spec: MoatSpec, hostPort: number): Promise<OpenFor
   if (!state || !processAlive(state.nspawnPid))
     throw new LabError(`lab ${spec.name} is not up; \`moat lab up\` first`);
   const plan = openPlan(spec, state, hostPort);
+  return { plan, ...(await openForward(plan)) };
+}
+
+// The two halves for a plan: the relay in plan.vmNetns, then the listener here.
+export async function openForward(plan: OpenPlan): Promise<OpenForward> {
   const relay = await startRelay(plan);
   const open = new Set<Socket>();
   const server = createServer((client) => {
@@ -182,5 +187,5 @@ export async function labOpen(spec: MoatSpec, hostPort: number): Promise<OpenFor
     if (existsSync(plan.socket)) rmSync(plan.socket, { force: true });
   };
   const relayGone = new Promise<number | null>((resolve) => relay.once("exit", resolve));
-  return { plan, url: `http://${OPEN_HOST}:${port}/`, port, relayPid: relay.pid ?? 0, relayGone, close };
+  return { url: `http://${OPEN_HOST}:${port}/`, port, relayPid: relay.pid ?? 0, relayGone, close };
 }

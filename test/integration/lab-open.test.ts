@@ -67,6 +67,7 @@ describe("moat lab open: OpenClaw's Control UI on this machine's loopback", {
 
   before(async () => {
     writeFileSync(join(dir, "moat.yaml"), SPEC);
+    assert.doesNotMatch(socketTable(), /:18789\s/, "port 18789 is free on this machine");
     moat("lab", "down");
     const started = performance.now();
     const up = moat("lab", "up");
@@ -77,7 +78,8 @@ describe("moat lab open: OpenClaw's Control UI on this machine's loopback", {
     vm = labVm(state);
     open = spawn(
       process.execPath,
-      [join(REPO, "bin/moat.js"), "lab", "open", "--port", "0", "-c", join(dir, "moat.yaml")],
+      // The default port: OpenClaw takes the Control UI only from its own port's loopback origin.
+      [join(REPO, "bin/moat.js"), "lab", "open", "-c", join(dir, "moat.yaml")],
       { cwd: dir, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
     );
     open.stdout?.on("data", (d: Buffer) => {
@@ -144,7 +146,9 @@ describe("moat lab open: OpenClaw's Control UI on this machine's loopback", {
     const vmTable = socketTable(state.namespaces.vm);
     assert.deepEqual(listenersOf(vmTable, relay), [], "the relay has no TCP/UDP socket listening in the VM");
     // Its one listener is the Unix socket in the lab's root-only state directory.
-    const unix = spawnSync("ss", ["-H", "-lxp"], { encoding: "utf8" })
+    const unix = spawnSync("ip", ["netns", "exec", state.namespaces.vm, "ss", "-H", "-lxp"], {
+      encoding: "utf8",
+    })
       .stdout.split("\n")
       .filter((l) => l.includes(`pid=${relay},`));
     assert.equal(unix.length, 1, unix.join("\n"));
@@ -170,7 +174,16 @@ describe("moat lab open: OpenClaw's Control UI on this machine's loopback", {
         statSync(png).size > 10_000,
         `a rendered page, not a blank one (${statSync(png).size} bytes)`,
       );
-      if (SCREENSHOT_OUT) copyFileSync(png, SCREENSHOT_OUT);
+      if (SCREENSHOT_OUT) {
+        copyFileSync(png, SCREENSHOT_OUT);
+        // What the owner sees once the token is given (the Control UI reads #token= and drops it).
+        const token = readFileSync(join(vm.root, "/etc/moat-secrets/agent-compose.env"), "utf8").match(
+          /^OPENCLAW_GATEWAY_TOKEN=(.*)$/m,
+        )?.[1];
+        const signedIn = SCREENSHOT_OUT.replace(/\.png$/, "-token.png");
+        const t = await screenshot(`${url}#token=${token}`, signedIn, sink);
+        assert.equal(t.code, 0, t.stderr.slice(-3000));
+      }
       console.log(`# Chromium's own background requests, held at the sink: ${JSON.stringify(sink.seen)}`);
       assert.deepEqual(notChromiumsOwn(sink.seen), [], "the page asked for nothing beyond loopback");
       // Negative control: a page that does ask for something outside is caught by the same check.

@@ -13,10 +13,12 @@ export function registerLabOpen(lab: Command): void {
     .option("--port <n>", "port on this machine's 127.0.0.1 (default: agent.port; 0 picks a free one)")
     .action(async (opts: { config: string; port?: string }) => {
       const spec = loadSpecFile(opts.config);
-      const forward = await labOpen(spec, parsePort(opts.port, spec.agent.port)).catch((err) => {
-        if (err instanceof LabError) throw new CliFailure(err.message);
-        throw err;
-      });
+      const forward = await Promise.resolve()
+        .then(() => labOpen(spec, parsePort(opts.port, spec.agent.port)))
+        .catch((err) => {
+          if (err instanceof LabError) throw new CliFailure(err.message);
+          throw err;
+        });
       const { plan } = forward;
       const lines = [
         `${paint("green", "✓")} ${spec.agent.profile === "openclaw" ? "OpenClaw's Control UI" : "the agent's port"} of lab ${spec.name}: ${forward.url}`,

@@ -166,6 +166,8 @@ export async function labOpen(spec: MoatSpec, hostPort: number): Promise<OpenFor
 // The two halves for a plan: the relay in plan.vmNetns, then the listener here.
 export async function openForward(plan: OpenPlan): Promise<OpenForward> {
   const relay = await startRelay(plan);
+  // Made at once, while the relay is known to run: a killed relay has no exitCode, only a signal.
+  const relayGone = new Promise<number | null>((resolve) => relay.once("exit", resolve));
   const open = new Set<Socket>();
   const server = createServer((client) => {
     open.add(client.on("close", () => open.delete(client)));
@@ -183,9 +185,8 @@ export async function openForward(plan: OpenPlan): Promise<OpenForward> {
     for (const c of open) c.destroy();
     await closed;
     relay.stdin?.end();
-    if (relay.exitCode === null) await new Promise((r) => relay.once("exit", r));
+    await relayGone;
     if (existsSync(plan.socket)) rmSync(plan.socket, { force: true });
   };
-  const relayGone = new Promise<number | null>((resolve) => relay.once("exit", resolve));
   return { url: `http://${OPEN_HOST}:${port}/`, port, relayPid: relay.pid ?? 0, relayGone, close };
 }

@@ -23,8 +23,15 @@ const run = (cmd: string, args: string[], cwd: string, timeout = 600_000) => {
     maxBuffer: 64 << 20,
     env: { ...process.env, NO_COLOR: "1" },
   });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
+  return {
+    code: r.status ?? -1,
+    stdout: r.stdout ?? "",
+    out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`,
+  };
 };
+// npm pack --json's report; the lifecycle scripts' output may come before it.
+const packReport = (stdout: string) =>
+  (JSON.parse(stdout.slice(stdout.search(/^\[/m))) as Packed[])[0] as Packed;
 
 interface Packed {
   filename: string;
@@ -62,7 +69,7 @@ describe("the npm package as published", { concurrency: false, timeout: 1_800_00
     console.log(
       `# npm pack (with its prepack build): ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
-    packed = (JSON.parse(p.out.slice(p.out.indexOf("["))) as Packed[])[0] as Packed;
+    packed = packReport(p.stdout);
     mkdirSync(work);
   });
   after(() => {
@@ -86,8 +93,7 @@ describe("the npm package as published", { concurrency: false, timeout: 1_800_00
     assert.equal(run("git", ["clone", "--quiet", REPO, bare], tmp).code, 0);
     const p = run("npm", ["pack", "--json", "--dry-run", "--ignore-scripts", "--loglevel=error"], bare);
     assert.equal(p.code, 0, p.out);
-    const files =
-      (JSON.parse(p.out.slice(p.out.indexOf("["))) as Packed[])[0]?.files.map((f) => f.path) ?? [];
+    const files = packReport(p.stdout).files.map((f) => f.path);
     assert.ok(missingFromPackage(files).includes("dist/cli/main.js"), files.join("\n"));
   });
 

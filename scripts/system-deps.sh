@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests and the lab need (Debian/Ubuntu). Installs only what is missing.
+# chromium: the headless browser that opens `moat lab open`'s URL in test/integration/lab-open.test.ts.
 set -euo pipefail
-PACKAGES=(docker.io busybox-static nftables iptables iproute2 util-linux dnsmasq-base tinyproxy curl openssh-server openssh-client fail2ban python3-systemd systemd python3 debootstrap systemd-container openssl file docker-registry skopeo)
+PACKAGES=(docker.io busybox-static nftables iptables iproute2 util-linux dnsmasq-base tinyproxy curl openssh-server openssh-client fail2ban python3-systemd systemd python3 debootstrap systemd-container openssl file docker-registry skopeo chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

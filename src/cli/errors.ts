@@ -12,6 +12,8 @@ export const ERROR_CODES: Record<string, string> = {
   MOAT_SPEC_INVALID: "moat.yaml does not parse or does not validate (every error is named by field)",
   MOAT_SECRET_UNAVAILABLE: "a secret moat.yaml references is not set, empty or unreadable",
   MOAT_LAB: "the lab cannot run here or is not up",
+  MOAT_LAB_SCRIPT: "a lab model script (--script) does not parse or validate (the rule and field are named)",
+  MOAT_AUDIT_UNREADABLE: "the gateway's audit log cannot be read (moat logs)",
   MOAT_HOST_UNSUPPORTED: "host apply runs on Debian 12/13 or Ubuntu 22.04/24.04, amd64 or arm64",
   MOAT_HOST_ACTION_FAILED: "a host apply step's command failed",
   MOAT_KEYRING_UNREADABLE: "a package signing key is not an OpenPGP keyring host apply can read",

@@ -12,17 +12,12 @@ import {
 } from "../lab/chat.js";
 import { setLabLlmScript } from "../lab/control.js";
 import { runInLabVm, runningLab } from "../lab/exec.js";
-import { LlmScriptError, parseLlmScript } from "../lab/fakes/llm-script.js";
-import { LabError, type LabState } from "../lab/lab.js";
+import { parseLlmScript } from "../lab/fakes/llm-script.js";
+import type { LabState } from "../lab/lab.js";
 import { loadSpecFile } from "../spec/load.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 
 const DEFAULT_TIMEOUT_S = 120;
-
-const asCli = (err: unknown): never => {
-  if (err instanceof LabError || err instanceof LlmScriptError) throw new CliFailure(err.message);
-  throw err;
-};
 
 // Reads and validates a script file (JSON or YAML) before anything is changed.
 export function readLlmScript(file: string) {
@@ -32,20 +27,12 @@ export function readLlmScript(file: string) {
   } catch (err) {
     throw new CliFailure(`--script ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  try {
-    return parseLlmScript(text, file);
-  } catch (err) {
-    return asCli(err);
-  }
+  return parseLlmScript(text, file);
 }
 
 function rootLab(config: string): LabState {
   if (process.getuid?.() !== 0) throw new CliFailure("moat lab runs as root");
-  try {
-    return runningLab(loadSpecFile(config).name);
-  } catch (err) {
-    return asCli(err);
-  }
+  return runningLab(loadSpecFile(config).name);
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -104,20 +91,14 @@ export function registerLabChat(lab: Command): void {
           throw new CliFailure(`--timeout ${opts.timeout}: expected a number of seconds above 0`);
         const script = opts.script ? readLlmScript(opts.script) : undefined;
         const state = rootLab(opts.config);
-        const sender = (() => {
-          try {
-            return resolveSender(loadSpecFile(opts.config), opts.as);
-          } catch (err) {
-            return asCli(err);
-          }
-        })();
+        const sender = resolveSender(loadSpecFile(opts.config), opts.as);
         if (script) {
-          await setLabLlmScript(state.name, script).catch(asCli);
+          await setLabLlmScript(state.name, script);
           process.stdout.write(`the lab's model now follows ${opts.script} (${script.length} rules)\n`);
         }
         const send = async (line: string) => {
           process.stdout.write(`${paint("cyan", `→ ${describeSender(sender)}:`)} ${line}\n`);
-          const outcome = await chatOnce(state, sender, line, timeoutS * 1000).catch(asCli);
+          const outcome = await chatOnce(state, sender, line, timeoutS * 1000);
           if (!printOutcome(sender, outcome)) process.exitCode = EXIT.failed;
         };
         if (text !== undefined) return send(text);

@@ -7,6 +7,7 @@ import { labDown, labStatus, labUp, labVerify } from "../lab/lab.js";
 import { type LabLogSource, labLogs } from "../lab/logs.js";
 import { loadSpecFile } from "../spec/load.js";
 import { readLlmScript, registerLabChat } from "./lab-chat.js";
+import { registerLabOpen } from "./lab-open.js";
 import { CliFailure, configOption, EXIT, paint } from "./util.js";
 
 const progress = (step: string, detail: string) =>
@@ -141,6 +142,7 @@ export function registerLab(program: Command): void {
     });
 
   registerLabChat(lab);
+  registerLabOpen(lab);
 
   // Run by `lab up` inside the cloud namespace; not for people.
   lab.command("cloud-services <stateDir>", { hidden: true }).action(async (dir: string) => {

@@ -3,7 +3,7 @@
 import { type Command, Option } from "commander";
 import { DEFAULT_AUDIT_LOG } from "../gateway/audit.js";
 import { formatRecord, parseAuditLine } from "../gateway/audit-format.js";
-import { AuditUnreadable, viewAudit } from "../gateway/audit-view.js";
+import { viewAudit } from "../gateway/audit-view.js";
 import { parseDuration } from "../gateway/duration.js";
 import { SPEC_ON_VM } from "../render/paths.js";
 import { CliFailure, configOption } from "./util.js";
@@ -55,16 +55,10 @@ const printer = (json: boolean) => (line: string) => {
 
 async function localLogs(f: LogsFlags): Promise<void> {
   const print = printer(!!f.json);
-  let view: ReturnType<typeof viewAudit>;
-  try {
-    view = viewAudit(
-      { file: f.auditLog, filter: { since: sinceInstant(f.since), denied: !!f.denied }, follow: !!f.follow },
-      (line) => print(line),
-    );
-  } catch (err) {
-    if (err instanceof AuditUnreadable) throw new CliFailure(err.message);
-    throw err;
-  }
+  const view = viewAudit(
+    { file: f.auditLog, filter: { since: sinceInstant(f.since), denied: !!f.denied }, follow: !!f.follow },
+    (line) => print(line),
+  );
   if (f.follow) {
     process.once("SIGINT", () => view.stop());
     process.once("SIGTERM", () => view.stop());

@@ -2,6 +2,7 @@
 // one), filtered, then with `follow` whatever the gateway writes next. Lines go to `emit` as
 // they are: the caller formats them (or, for --json, passes them through unchanged).
 import { existsSync, readFileSync } from "node:fs";
+import { MoatError } from "../errors.js";
 import { type AuditRecord, keepRecord, type LogFilter, parseAuditLine } from "./audit-format.js";
 import { FileTail } from "./audit-tail.js";
 
@@ -20,7 +21,10 @@ export interface AuditView {
   stop(): void;
 }
 
-export class AuditUnreadable extends Error {}
+export class AuditUnreadable extends MoatError {
+  override readonly name = "AuditUnreadable";
+  readonly code = "MOAT_AUDIT_UNREADABLE";
+}
 
 function readable(file: string): string {
   try {

@@ -101,7 +101,13 @@ export function openclawConfig(spec: MoatSpec) {
         rateLimit: { maxAttempts: 10, windowMs: 60_000, lockoutMs: 300_000 },
       },
       terminal: { enabled: false },
-      controlUi: { automaticallyFetchFavicons: false },
+      // The Control UI's page must come from the VM's own loopback port (an SSH tunnel, `moat lab
+      // open`): OpenClaw seeds these origins only for a loopback bind, and the published port
+      // reaches it from RootlessKit's address, not loopback. Tailnet (.ts.net) origins it accepts itself.
+      controlUi: {
+        automaticallyFetchFavicons: false,
+        allowedOrigins: [`http://127.0.0.1:${spec.agent.port}`, `http://localhost:${spec.agent.port}`],
+      },
       tailscale: { mode: "off" },
       http: { endpoints: { chatCompletions: { enabled: false }, responses: { enabled: false } } },
     },

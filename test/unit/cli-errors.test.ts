@@ -16,12 +16,14 @@ import { RemoteUnfit } from "../../src/deploy/remote.js";
 import { SshUnavailable } from "../../src/deploy/ssh.js";
 import { TofuMissing } from "../../src/deploy/tofu.js";
 import { MoatError } from "../../src/errors.js";
+import { AuditUnreadable } from "../../src/gateway/audit-view.js";
 import { BodyRefused } from "../../src/gateway/body-budget.js";
 import { DialError } from "../../src/gateway/dial.js";
 import { UpstreamRefused } from "../../src/gateway/llm/upstream.js";
 import { UnsupportedHost } from "../../src/host/distro.js";
 import { ActionFailed } from "../../src/host/execute.js";
 import { KeyringUnreadable } from "../../src/host/openpgp.js";
+import { LlmScriptError } from "../../src/lab/fakes/llm-script.js";
 import { LabError } from "../../src/lab/lab.js";
 import { SpecInvalid } from "../../src/spec/load.js";
 import { SecretUnavailable } from "../../src/spec/secrets.js";
@@ -45,6 +47,8 @@ const userFacing: [MoatError, string, string][] = [
   [new PushFailed("m"), "PushFailed", "MOAT_DEPLOY_PUSH_FAILED"],
   [new DeployFailed("m"), "DeployFailed", "MOAT_DEPLOY_FAILED"],
   [new TelegramProblem("m"), "TelegramProblem", "MOAT_TELEGRAM"],
+  [new LlmScriptError("m"), "LlmScriptError", "MOAT_LAB_SCRIPT"],
+  [new AuditUnreadable("m"), "AuditUnreadable", "MOAT_AUDIT_UNREADABLE"],
 ];
 
 // Documented codes a user can look up; the predicate the coverage test uses.

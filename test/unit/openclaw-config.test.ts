@@ -32,6 +32,10 @@ describe("openclaw config renderer", () => {
     assert.equal(c.gateway.port, 18789);
     assert.deepEqual(c.gateway.terminal, { enabled: false });
     assert.equal(c.gateway.controlUi.automaticallyFetchFavicons, false);
+    assert.deepEqual(c.gateway.controlUi.allowedOrigins, [
+      "http://127.0.0.1:18789",
+      "http://localhost:18789",
+    ]);
     assert.deepEqual(c.gateway.tailscale, { mode: "off" });
     assert.deepEqual(c.channels.telegram, {
       enabled: true,

@@ -5,6 +5,7 @@
 // words (rules match only user messages, so a scripted tool call cannot loop).
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { MoatError } from "../../errors.js";
 
 export const LAB_MODEL_GREETING = "Hello from the fake lab model (moat lab).";
 
@@ -32,7 +33,10 @@ export type LlmShape = "anthropic" | "openai" | "gemini";
 // The newest turn of a conversation: what the user wrote, or what a tool returned.
 export type LastTurn = { from: "user"; text: string } | { from: "tool"; text: string };
 
-export class LlmScriptError extends Error {}
+export class LlmScriptError extends MoatError {
+  override readonly name = "LlmScriptError";
+  readonly code = "MOAT_LAB_SCRIPT";
+}
 
 const pathText = (path: readonly PropertyKey[]) =>
   path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("") || "(top level)";

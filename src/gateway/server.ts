@@ -11,7 +11,7 @@ import {
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { type AuditDecision, type AuditEntry, type AuditSink, nullAudit } from "./audit.js";
+import { type AuditEntry, type AuditSink, nullAudit } from "./audit.js";
 import { defaultPipeline, type Pipeline, type RequestKind, type Verdict } from "./decide.js";
 import { DialError, type Dialer, dialVetted } from "./dial.js";
 import { endToEnd, upstreamRequestHeaders } from "./headers.js";
@@ -49,7 +49,8 @@ export interface GatewayOptions {
   // host:port spellings that mean the gateway itself, e.g. "198.18.0.1:3128".
   selfAuthorities: readonly string[];
   limits?: Partial<GatewayLimits>;
-  audit?: AuditSink;
+  // Only egress lines come from here; the whole sink is one (AuditSink takes every kind).
+  audit?: AuditSink<AuditEntry>;
   metrics?: GatewayMetrics;
   router?: InternalRouter;
   // Seams for negative-control tests only; production uses the defaults.
@@ -90,7 +91,7 @@ export class Gateway {
   private policy: Policy;
   private readonly limits: GatewayLimits;
   private readonly self: ReadonlySet<string>;
-  private readonly audit: AuditSink;
+  private readonly audit: AuditSink<AuditEntry>;
   private readonly router: InternalRouter;
   private readonly pipeline: Pipeline;
   private readonly dial: Dialer;
@@ -548,7 +549,7 @@ export class Gateway {
     let up = 0;
     let down = 0;
     let finished = false;
-    const finish = (decision: AuditDecision, code: string, reason: string, status: number) => {
+    const finish = (decision: AuditEntry["decision"], code: string, reason: string, status: number) => {
       if (finished) return;
       finished = true;
       this.record({

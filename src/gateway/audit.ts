@@ -49,8 +49,6 @@ export interface SuppressedRecord {
 // Everything the gateway hands the sink: egress lines carry `decision`, the agent-facing
 // routes' lines an `event` ("llm.call", "telegram.call", "telegram.refuse", "telegram.drop").
 export type AuditRecord = AuditEntry | LlmAuditRecord | TelegramAuditRecord;
-// Every kind of line in the file.
-export type AuditLine = AuditRecord | SuppressedRecord;
 
 // R narrows what a writer may hand over: the egress server takes AuditSink<AuditEntry>, and
 // the whole sink (AuditSink) is one.

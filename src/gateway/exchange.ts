@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import type { AuditEntry } from "./audit.js";
 import type { Target } from "./target.js";
 
-export interface Outcome {
+interface Outcome {
   decision: AuditEntry["decision"];
   code: string;
   reason: string;

@@ -12,7 +12,7 @@ import { shownSni, sniVerdict } from "./sni.js";
 import type { Target } from "./target.js";
 import { type Vetting, vet } from "./vet.js";
 
-export interface TunnelDeps extends Vetting {
+interface TunnelDeps extends Vetting {
   limits: GatewayLimits;
   dial: Dialer;
 }

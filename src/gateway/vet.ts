@@ -13,8 +13,8 @@ export interface Vetting {
   metrics?: GatewayMetrics;
 }
 
-export type Passed = Extract<Verdict, { addrs: string[] }>;
-export type Vetted = { ok: true; verdict: Passed } | { ok: false; refusal: Refusal };
+type Passed = Extract<Verdict, { addrs: string[] }>;
+type Vetted = { ok: true; verdict: Passed } | { ok: false; refusal: Refusal };
 
 export async function vet(v: Vetting, kind: RequestKind, target: Target, policy: Policy): Promise<Vetted> {
   const req = { kind, target };

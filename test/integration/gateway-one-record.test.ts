@@ -34,7 +34,7 @@ describe("one exchange, one audit record", () => {
       res.write("x".repeat(10));
       if (req.url === "/cut") setTimeout(() => req.socket.destroy(), 20);
       else if (req.url === "/whole") res.end("y".repeat(90));
-      // "/stall": headers and 10 bytes, then nothing, until the client leaves.
+      // "/stall": headers and 10 bytes, then nothing: the client leaves, or the idle limit cuts it.
     }).listen(0, "127.0.0.1");
     await once(upstream, "listening");
     upstreamPort = (upstream.address() as { port: number }).port;
@@ -44,6 +44,8 @@ describe("one exchange, one audit record", () => {
       policy: { ...policyFromSpec(specFrom(SPEC)), plainConnectPorts: new Set([80]) },
       resolver: { resolve: async () => ({ ok: false, code: "dns-error", reason: "unused" }) },
       selfAuthorities: [],
+      // Short, so an upstream that goes silent mid-body is cut within the test.
+      limits: { idleTimeoutMs: 400 },
       audit: { record: (e) => audit.push(e), close() {} },
       pipeline: { admit: () => vetted, screenAnswers: () => vetted },
       dial: (req) => connectOne("127.0.0.1", upstreamPort, req.timeoutMs),
@@ -101,6 +103,17 @@ describe("one exchange, one audit record", () => {
     assert.deepEqual(
       lines.map((l) => [l.decision, l.code]),
       [["error", "client-gone"]],
+    );
+  });
+
+  // Two ends land here: the idle limit's error, then the client connection it closes. Without
+  // the exchange's guard this is where a second line would appear.
+  test("an upstream silent mid-body: one line, cut by the idle limit", async () => {
+    assert.equal(await get("silent.example", "/stall"), 10);
+    const lines = await linesFor("silent.example");
+    assert.deepEqual(
+      lines.map((l) => [l.decision, l.code]),
+      [["error", "connect-timeout"]],
     );
   });
 

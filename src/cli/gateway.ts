@@ -2,8 +2,8 @@ import { type Command, Option } from "commander";
 import { DEFAULT_AUDIT_LOG } from "../gateway/audit.js";
 import { formatDenials, readAuditLines, summariseDenials } from "../gateway/denials.js";
 import { parseDuration } from "../gateway/duration.js";
+import { DEFAULT_LIMITS } from "../gateway/limits.js";
 import { type GatewaySeams, runGateway } from "../gateway/run.js";
-import { DEFAULT_LIMITS } from "../gateway/server.js";
 import { STATE_DIR } from "../render/paths.js";
 import { CliFailure, configOption } from "./util.js";
 

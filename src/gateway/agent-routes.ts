@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { MoatSpec } from "../spec/schema.js";
 import { readSecret, TELEGRAM_BOT_TOKEN_FIELD } from "../spec/secrets.js";
-import type { AuditEntry, AuditSink } from "./audit.js";
+import type { AuditRecord, AuditSink } from "./audit.js";
 import { BodyBudget, bodyLimitsFor } from "./body-budget.js";
 import { Budget, FileBudgetStore } from "./llm/budget.js";
 import { budgetFile, budgetLimits, createLlmRoutes, type LlmRoutes, readLlmKeys } from "./llm/routes.js";
@@ -150,9 +150,9 @@ function buildRoutes(
     carried.budget ??
     (spec.llm.length > 0 ? new Budget(limits, new FileBudgetStore(budgetFile(opts.stateDir))) : undefined);
 
-  // The audit file is JSON lines; AuditEntry types the egress decisions, these lines carry
-  // their own `event` field instead (and, like those, never a body or a credential).
-  const audit = (r: object) => opts.audit.record(r as unknown as AuditEntry);
+  // The routes' lines carry their own `event` field (and, like egress lines, never a body or a
+  // credential); the sink takes every kind (audit.ts).
+  const audit = (r: AuditRecord) => opts.audit.record(r);
   const lookup = guardedLookup(spec.egress.allowCidrs, resolveWith(opts.resolver));
   // One body budget for both kinds of route: the bound is on the gateway's memory, not per route.
   // A generation gets its own, sized from its spec; a reload's overlap is brief (old bodies drain).

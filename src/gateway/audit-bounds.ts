@@ -4,6 +4,7 @@
 // place. Lines that record traffic that went out (allowed egress, forwarded LLM and Telegram
 // calls) are never suppressed: they are the record of what could have carried data away.
 import { createHash } from "node:crypto";
+import type { AuditRecord, SuppressedRecord } from "./audit.js";
 
 export const MAX_VALUE_BYTES = 256;
 const KEPT_CHARS = 200;
@@ -73,7 +74,7 @@ export class VolumeLimiter {
     this.lastReport = clock();
   }
 
-  record(entry: object): void {
+  record(entry: AuditRecord): void {
     const e = entry as Line;
     const now = this.clock();
     if (now - this.lastReport >= this.limit.reportEveryMs) this.report(now);
@@ -102,14 +103,15 @@ export class VolumeLimiter {
     this.lastReport = now;
     for (const [client, b] of this.buckets) {
       if (b.suppressed > 0) {
-        this.write({
+        const line: SuppressedRecord = {
           client,
           decision: "suppressed",
           code: "audit-volume",
           reason: `${b.suppressed} lines (${b.suppressedBytes} bytes) from ${client} over the audit volume limit since ${new Date(b.since).toISOString()}`,
           suppressed: b.suppressed,
           suppressedBytes: b.suppressedBytes,
-        });
+        };
+        this.write({ ...line });
         b.suppressed = 0;
         b.suppressedBytes = 0;
       } else if (this.refilled(b, now) >= this.limit.burstBytes) {

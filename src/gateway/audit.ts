@@ -7,9 +7,14 @@ import pino from "pino";
 import { LOG_DIR } from "../render/paths.js";
 import { boundValues, DEFAULT_VOLUME, type VolumeLimit, VolumeLimiter } from "./audit-bounds.js";
 
+import type { LlmAuditRecord } from "./llm/routes.js";
+import type { TelegramAuditRecord } from "./telegram/relay.js";
+
 // "suppressed": the count of one client's lines the volume limit left out (audit-bounds.ts).
 export type AuditDecision = "allow" | "report" | "deny" | "error" | "suppressed";
 
+// An egress decision: a CONNECT tunnel or a forwarded absolute-form request (exchange.ts builds
+// every one), or a refusal of either.
 export interface AuditEntry {
   client: string;
   method: string;
@@ -17,21 +22,39 @@ export interface AuditEntry {
   port: number;
   // The address actually dialled (or the refused answer); absent when no address was involved.
   addr?: string;
-  decision: AuditDecision;
+  decision: Exclude<AuditDecision, "suppressed">;
   code: string;
   reason: string;
   status: number;
-  // The SNI a tunnel's ClientHello carried (cut to 253 characters); absent when it had none.
-  sni?: string;
   up: number;
   down: number;
   ms: number;
+  // The SNI a tunnel's ClientHello carried (cut to 253 characters); absent when it had none.
+  sni?: string;
   // "open": a tunnel's first line, written when it is established (its last comes at close).
   phase?: "open";
+  // "pull": written by host apply's pull listener (pull-listener.ts), not the agent's.
+  listener?: "pull";
 }
 
-export interface AuditSink {
-  record(entry: AuditEntry): void;
+// Written by the volume limit itself in place of the lines it left out (audit-bounds.ts).
+export interface SuppressedRecord {
+  client: string;
+  decision: "suppressed";
+  code: "audit-volume";
+  reason: string;
+  suppressed: number;
+  suppressedBytes: number;
+}
+
+// Everything the gateway hands the sink: egress lines carry `decision`, the agent-facing
+// routes' lines an `event` ("llm.call", "telegram.call", "telegram.refuse", "telegram.drop").
+export type AuditRecord = AuditEntry | LlmAuditRecord | TelegramAuditRecord;
+
+// R narrows what a writer may hand over: the egress server takes AuditSink<AuditEntry>, and
+// the whole sink (AuditSink) is one.
+export interface AuditSink<R extends AuditRecord = AuditRecord> {
+  record(entry: R): void;
   close(): void;
 }
 

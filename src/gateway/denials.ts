@@ -52,7 +52,7 @@ export function summariseDenials(lines: Iterable<string>, sinceMs: number, now =
     // A tunnel's open line is followed by its close line; count the tunnel once.
     if (e.phase === "open" || (e.decision !== "deny" && e.decision !== "report")) continue;
     // Host apply's own pulls (pull-listener.ts): egress.allow has no say there.
-    if ((e as { listener?: string }).listener === "pull") continue;
+    if (e.listener === "pull") continue;
     const t = e.time ? Date.parse(e.time) : Number.NaN;
     if (!(t >= cutoff)) continue;
     const key = `${e.host}|${e.port}|${e.code}`;

@@ -9,13 +9,14 @@ import { type AuditSink, openAuditLog } from "./audit.js";
 import type { Pipeline } from "./decide.js";
 import type { Dialer } from "./dial.js";
 import { installLastResort } from "./last-resort.js";
+import type { GatewayLimits } from "./limits.js";
 import { GatewayMetrics, serveMetrics } from "./metrics.js";
 import { policyFromSpec } from "./policy.js";
 import { pullAudit, pullListenAddress, pullPolicyFromSpec } from "./pull-listener.js";
 import { restartNeeded } from "./reload.js";
 import { DnsResolver } from "./resolve.js";
 import { defaultRouter, InternalRouter } from "./router.js";
-import { Gateway, type GatewayLimits } from "./server.js";
+import { Gateway } from "./server.js";
 import { parseAuthority } from "./target.js";
 import type { checkUpstreamHead } from "./upstream-head.js";
 

@@ -28,6 +28,8 @@ const policy = (providerHost: string): ProviderPolicy => ({
   field: "llm[0]",
   acl: compileAcl(["example.com", "*.docs.example.org"]),
   providerHost,
+  // LOCAL's base URL is a private address the owner opened.
+  allowCidrs: ["10.1.2.0/24"],
 });
 
 type Row = [

@@ -85,10 +85,11 @@ export function upstreamDialer(allowCidrs: readonly string[], opts: UpstreamOpti
       else s.once(tls ? "secureConnect" : "connect", () => (reached = true));
     });
     req.on("timeout", () => req.destroy(new UpstreamTimeout()));
-    // A 101 nobody asked for: Node would otherwise leave the call hanging.
+    // A 101 nobody asked for: Node would otherwise leave the call hanging. The request is done
+    // as far as Node is concerned (destroy would be a no-op), so its error is raised here.
     req.on("upgrade", (_res, socket) => {
       socket.destroy();
-      req.destroy(new Error("sent status 101 to a request that asked for no upgrade"));
+      req.emit("error", new Error("sent status 101 to a request that asked for no upgrade"));
     });
     return { req, reached: () => reached };
   }

@@ -16,10 +16,10 @@ import type { AuditRecord, AuditSink } from "./audit.js";
 import { BodyBudget, bodyLimitsFor } from "./body-budget.js";
 import { Budget, FileBudgetStore } from "./llm/budget.js";
 import { budgetFile, budgetLimits, createLlmRoutes, type LlmRoutes, readLlmKeys } from "./llm/routes.js";
-import { guardedLookup, resolveWith } from "./llm/upstream.js";
 import type { NameResolver } from "./resolve.js";
 import { type InternalRouter, plain } from "./router.js";
 import { createTelegramRelay, type TelegramRelay } from "./telegram/relay.js";
+import { guardedLookup, resolveWith } from "./upstream/lookup.js";
 
 export interface AgentRoutesOptions {
   audit: AuditSink;

@@ -1,6 +1,7 @@
-// Header hygiene for plain-HTTP forwarding (RFC 9110 §7.6.1): hop-by-hop headers, and any
-// header the Connection header names, stop at the proxy in both directions. Proxy
-// credentials never travel upstream.
+// Header hygiene for everything the gateway relays (RFC 9110 §7.6.1): plain-HTTP forwarding,
+// the LLM routes and the Telegram relay. Hop-by-hop headers, and any header the Connection
+// header names, stop at the gateway in both directions. Proxy credentials never travel upstream.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -48,5 +49,17 @@ export function upstreamRequestHeaders(raw: readonly string[], host: string, chu
   const out = endToEnd(raw, "host");
   out.unshift("Host", host);
   if (chunked) out.push("Transfer-Encoding", "chunked");
+  return out;
+}
+
+// The same filter for parsed headers (IncomingMessage.headers), as the gateway's own routes
+// relay them: Node has joined repeated Connection headers into one value.
+export function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = connectionListed(["connection", String(headers.connection ?? "")]);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    out[name] = value;
+  }
   return out;
 }

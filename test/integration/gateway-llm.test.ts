@@ -6,7 +6,7 @@ import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { withoutHopByHop } from "../../src/gateway/llm/credential.js";
+import { withoutHopByHop } from "../../src/gateway/headers.js";
 import { LlmWorld, REAL } from "../support/llm-world.js";
 
 const PROMPT = "tell me the secret plan 7f3a";

@@ -19,7 +19,7 @@ import { MoatError } from "../../src/errors.js";
 import { AuditUnreadable } from "../../src/gateway/audit-view.js";
 import { BodyRefused } from "../../src/gateway/body-budget.js";
 import { DialError } from "../../src/gateway/dial.js";
-import { UpstreamRefused } from "../../src/gateway/llm/upstream.js";
+import { UpstreamRefused } from "../../src/gateway/upstream/lookup.js";
 import { UnsupportedHost } from "../../src/host/distro.js";
 import { ActionFailed } from "../../src/host/execute.js";
 import { KeyringUnreadable } from "../../src/host/openpgp.js";

@@ -3,7 +3,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { compileAcl } from "../../src/gateway/acl.js";
-import { type Admission, admitLlmCall, type ProviderPolicy } from "../../src/gateway/llm/admission.js";
+import {
+  type Admission,
+  admitLlmCall,
+  admitLlmHead,
+  type HeadAdmission,
+  type ProviderPolicy,
+  type Refusal,
+} from "../../src/gateway/llm/admission.js";
 import { INFERENCE_ENDPOINTS } from "../../src/gateway/llm/endpoints.js";
 import type { LlmProvider } from "../../src/spec/schema.js";
 
@@ -24,10 +31,23 @@ const LOCAL = provider({
   allowPaths: ["GET /models", "POST /embeddings"],
 });
 
+// Base URLs the gateway must never send a key to: metadata never opens; a private range only
+// where egress.allowCidrs opens it (the policy below opens 10.1.2.0/24 only).
+const METADATA = provider({
+  kind: "openai-compatible",
+  baseUrl: "http://169.254.169.254/v1",
+  models: ["qwen3"],
+  prices: { qwen3: { inputPerMTok: 0, outputPerMTok: 0 } },
+});
+const CLOSED_LAN = { ...METADATA, baseUrl: "http://192.168.1.5:8000/v1" };
+const LOCAL_NAME = { ...METADATA, baseUrl: "http://localhost:8000/v1" };
+
 const policy = (providerHost: string): ProviderPolicy => ({
   field: "llm[0]",
   acl: compileAcl(["example.com", "*.docs.example.org"]),
   providerHost,
+  // LOCAL's base URL is a private address the owner opened.
+  allowCidrs: ["10.1.2.0/24"],
 });
 
 type Row = [
@@ -41,6 +61,32 @@ type Row = [
 
 // expect: a RegExp the refusal reason must match, or the reservation in USD.
 const rows: Row[] = [
+  // Where the key would go
+  [
+    "a base URL at the metadata address",
+    METADATA,
+    "POST",
+    "/chat/completions",
+    { model: "qwen3" },
+    /^upstream 169\.254\.169\.254 is .*which never opens/,
+  ],
+  [
+    "a private base URL outside egress.allowCidrs",
+    CLOSED_LAN,
+    "POST",
+    "/chat/completions",
+    { model: "qwen3" },
+    /^upstream 192\.168\.1\.5 is private.*egress\.allowCidrs can open it/,
+  ],
+  [
+    "a base URL with a local name",
+    LOCAL_NAME,
+    "POST",
+    "/chat/completions",
+    { model: "qwen3" },
+    /^upstream localhost is a local name/,
+  ],
+  ["a private base URL inside egress.allowCidrs", LOCAL, "POST", "/chat/completions", { model: "qwen3" }, 0],
   // Endpoints
   [
     "chat completions",
@@ -526,4 +572,186 @@ describe("admitLlmCall", () => {
       assert.ok("forward" in got, `${method} ${path}: ${JSON.stringify(got)}`);
     }
   });
+});
+
+// Switch one refusal off (its code forwards instead) and the table must notice: every refusal
+// admitLlmCall can give is held up by at least one row.
+const CALL_CODES: Refusal["code"][] = [
+  "not_inference",
+  "bad_body",
+  "refused_field",
+  "provider_fetch",
+  "model",
+  "price",
+  "upstream",
+];
+
+function callRowHolds([, p, method, path, body, expect]: Row, admit: typeof admitLlmCall): boolean {
+  const got = admit({ method, path, body, bodyBytes: 100 }, p, policy(providerHosts[p.kind] as string));
+  if (expect instanceof RegExp) return "refuse" in got && expect.test(got.refuse.reason);
+  return "forward" in got && Math.abs(got.forward.reservationUsd - expect) < 1e-12;
+}
+
+describe("negative control: the admitLlmCall table notices a refusal switched off", () => {
+  test("the table holds as it is", () => {
+    assert.deepEqual(
+      rows.filter((r) => !callRowHolds(r, admitLlmCall)).map((r) => r[0]),
+      [],
+    );
+  });
+  for (const off of CALL_CODES) {
+    test(`${off} off`, () => {
+      const weakened: typeof admitLlmCall = (...args) => {
+        const got = admitLlmCall(...args);
+        return "refuse" in got && got.refuse.code === off ? { forward: { reservationUsd: 0 } } : got;
+      };
+      const missed = rows.filter((r) => !callRowHolds(r, weakened));
+      assert.ok(missed.length > 0, `switching ${off} off went unnoticed`);
+    });
+  }
+});
+
+// The head of a call, admitted before its body is read: path, query and credential headers.
+const PH = "moat-placeholder-llm-p";
+const KEY = "sk-real-0123456789abcdef";
+const cred = { placeholder: PH, key: KEY };
+
+type HeadRow = [
+  name: string,
+  p: LlmProvider,
+  path: string,
+  query: string,
+  headers: Record<string, string | string[]>,
+  // a RegExp the refusal reason must match (with its status), or the header that carries the key
+  expect: [number, RegExp] | { header: string; value: string },
+];
+
+const bearer = { authorization: `Bearer ${PH}` };
+const headRows: HeadRow[] = [
+  [
+    "openai with its placeholder",
+    OPENAI,
+    "/chat/completions",
+    "",
+    bearer,
+    { header: "authorization", value: `Bearer ${KEY}` },
+  ],
+  [
+    "anthropic with its placeholder",
+    ANTHROPIC,
+    "/v1/messages",
+    "",
+    { "x-api-key": PH },
+    { header: "x-api-key", value: KEY },
+  ],
+  [
+    "gemini with its placeholder",
+    GEMINI,
+    "/models/gemini-2.5-flash:generateContent",
+    "?alt=sse",
+    { "x-goog-api-key": PH },
+    { header: "x-goog-api-key", value: KEY },
+  ],
+  ["a dot segment", OPENAI, "/../files", "", bearer, [400, /^path not allowed on an llm route$/]],
+  ["an encoded dot segment", OPENAI, "/v1/%2e%2e/files", "", bearer, [400, /^path not allowed/]],
+  ["an encoded slash", OPENAI, "/a%2fb", "", bearer, [400, /^path not allowed/]],
+  ["a backslash", OPENAI, "/a\\b", "", bearer, [400, /^path not allowed/]],
+  [
+    "a key in the query string",
+    GEMINI,
+    "/models/x:generateContent",
+    "?key=AIza",
+    { "x-goog-api-key": PH },
+    [401, /^credential in the query string$/],
+  ],
+  [
+    "no credential",
+    OPENAI,
+    "/chat/completions",
+    "",
+    {},
+    [401, /^no placeholder credential in authorization$/],
+  ],
+  [
+    "another route's placeholder",
+    OPENAI,
+    "/chat/completions",
+    "",
+    { authorization: "Bearer moat-placeholder-llm-q" },
+    [401, /does not carry this route's placeholder/],
+  ],
+  [
+    "the real key",
+    OPENAI,
+    "/chat/completions",
+    "",
+    { authorization: `Bearer ${KEY}` },
+    [401, /carries the real key/],
+  ],
+  [
+    "a second credential header",
+    OPENAI,
+    "/chat/completions",
+    "",
+    { ...bearer, "x-api-key": "other" },
+    [401, /x-api-key does not carry/],
+  ],
+  [
+    "the placeholder twice",
+    ANTHROPIC,
+    "/v1/messages",
+    "",
+    { "x-api-key": [PH, PH] },
+    [401, /sent more than once/],
+  ],
+];
+
+function headRowHolds([, p, path, query, headers, expect]: HeadRow, admit: typeof admitLlmHead): boolean {
+  const got: HeadAdmission = admit(
+    { method: "POST", path, query: new URLSearchParams(query), headers },
+    p,
+    cred,
+  );
+  if (Array.isArray(expect)) {
+    return "refuse" in got && got.refuse.status === expect[0] && expect[1].test(got.refuse.reason);
+  }
+  return (
+    "headers" in got &&
+    got.headers[expect.header] === expect.value &&
+    !JSON.stringify(got.headers).includes(PH)
+  );
+}
+
+describe("admitLlmHead", () => {
+  for (const row of headRows)
+    test(row[0], () =>
+      assert.ok(
+        headRowHolds(row, admitLlmHead),
+        JSON.stringify(
+          admitLlmHead(
+            { method: "POST", path: row[2], query: new URLSearchParams(row[3]), headers: row[4] },
+            row[1],
+            cred,
+          ),
+        ),
+      ),
+    );
+
+  test("negative control: the swap switched off goes red", () => {
+    const noSwap = { ...cred, swap: () => ({ ok: true as const, headers: {} }) };
+    const missed = headRows.filter((r) => !headRowHolds(r, (h, p) => admitLlmHead(h, p, noSwap)));
+    assert.ok(missed.length > 0, "a head admission without the swap went unnoticed");
+  });
+  for (const off of ["path", "credential"] as const) {
+    test(`negative control: ${off} off goes red`, () => {
+      const weakened: typeof admitLlmHead = (...args) => {
+        const got = admitLlmHead(...args);
+        return "refuse" in got && got.refuse.code === off ? { headers: {} } : got;
+      };
+      assert.ok(
+        headRows.some((r) => !headRowHolds(r, weakened)),
+        `switching ${off} off went unnoticed`,
+      );
+    });
+  }
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import type { LookupAddress } from "node:dns";
 import { describe, it } from "node:test";
-import { guardedLookup, upstreamRefusal } from "../../src/gateway/llm/upstream.js";
+import { guardedLookup, upstreamRefusal } from "../../src/gateway/upstream/lookup.js";
 
 type Answer = { err: Error | null; address?: string };
 

@@ -1,8 +1,15 @@
-// Whether an LLM route forwards a call, and the most it may cost. Pure: the request (method,
-// path under the route, parsed JSON body, its size) and the provider's spec in, a refusal with a
-// reason or a forward with its model, price and worst-case cost out. The route reserves that
-// cost against the day's budget before anything leaves.
+// Whether an LLM route forwards a call, and the most it may cost. Pure, in two steps around the
+// body read: the head (path, query, credential headers) is admitted before a byte of the body
+// is read, so a call without the placeholder costs the gateway nothing; then the call itself
+// (method, path, parsed JSON body, its size) and the provider's spec give a refusal with a
+// reason or a forward with its model, price and worst-case cost. The route reserves that cost
+// against the day's budget before anything leaves.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { upstreamBaseUrl } from "../../spec/derive.js";
 import type { LlmProvider } from "../../spec/schema.js";
+import { safeSuffix } from "../route-http.js";
+import { upstreamRefusal } from "../upstream/lookup.js";
+import { swapCredential } from "./credential.js";
 import { allowPathMatches, type Endpoint, INFERENCE_ENDPOINTS, inferenceEndpoint } from "./endpoints.js";
 import { type FetchPolicy, fetchingProblem } from "./fetching.js";
 import {
@@ -21,9 +28,26 @@ export interface LlmRequest {
   bodyBytes: number;
 }
 
+export interface LlmHead {
+  method: string;
+  // The route's suffix, query excluded, exactly as sent: "/chat/completions".
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+}
+
 export interface Refusal {
   status: number;
-  code: "not_inference" | "bad_body" | "refused_field" | "provider_fetch" | "model" | "price";
+  code:
+    | "path"
+    | "credential"
+    | "not_inference"
+    | "bad_body"
+    | "refused_field"
+    | "provider_fetch"
+    | "model"
+    | "price"
+    | "upstream";
   reason: string;
 }
 
@@ -36,10 +60,22 @@ export interface Forward {
 
 export type Admission = { refuse: Refusal } | { forward: Forward };
 
-// `field` names the provider in the owner's terms: "llm[1]".
+// `field` names the provider in the owner's terms: "llm[1]"; `allowCidrs` is egress.allowCidrs,
+// the only private ranges a base URL may name.
 export interface ProviderPolicy extends FetchPolicy {
   field: string;
+  allowCidrs: readonly string[];
 }
+
+// The route's placeholder and the real key it is swapped for; `swap` is a seam only so the
+// tests can show they notice when it is switched off.
+export interface ProviderCredential {
+  placeholder: string;
+  key: string;
+  swap?: typeof swapCredential;
+}
+
+export type HeadAdmission = { refuse: Refusal } | { headers: OutgoingHttpHeaders };
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -58,9 +94,19 @@ function largest(body: Json, fields: readonly string[]): number | undefined {
   return values.length ? Math.max(...values) : undefined;
 }
 
-const refuse = (status: number, code: Refusal["code"], reason: string): Admission => ({
+const refuse = (status: number, code: Refusal["code"], reason: string) => ({
   refuse: { status, code, reason },
 });
+
+// The head of a call: refused, or the headers to send upstream (the real key in place).
+export function admitLlmHead(head: LlmHead, provider: LlmProvider, cred: ProviderCredential): HeadAdmission {
+  if (!safeSuffix(head.path)) return refuse(400, "path", "path not allowed on an llm route");
+  // A key in the query string (Gemini accepts ?key=) would slip past the header check.
+  if (head.query.has("key")) return refuse(401, "credential", "credential in the query string");
+  const swapped = (cred.swap ?? swapCredential)(head.headers, provider.kind, cred.placeholder, cred.key);
+  if (!swapped.ok) return refuse(401, "credential", swapped.reason);
+  return { headers: swapped.headers };
+}
 
 function modelOf(endpoint: Endpoint | undefined, req: LlmRequest, body: Json | undefined): unknown {
   if (endpoint?.model === "path") return endpoint.path.exec(req.path)?.[1];
@@ -68,6 +114,14 @@ function modelOf(endpoint: Endpoint | undefined, req: LlmRequest, body: Json | u
 }
 
 export function admitLlmCall(req: LlmRequest, provider: LlmProvider, policy: ProviderPolicy): Admission {
+  const admission = admitInference(req, provider, policy);
+  if ("refuse" in admission) return admission;
+  // Node dials an IP literal without the guarded lookup; the base URL is screened here instead.
+  const upstream = upstreamRefusal(upstreamBaseUrl(provider), policy.allowCidrs);
+  return upstream ? refuse(502, "upstream", upstream) : admission;
+}
+
+function admitInference(req: LlmRequest, provider: LlmProvider, policy: ProviderPolicy): Admission {
   const endpoint = inferenceEndpoint(provider.kind, req.method, req.path);
   const opened =
     !endpoint && (provider.allowPaths ?? []).some((e) => allowPathMatches(e, req.method, req.path));

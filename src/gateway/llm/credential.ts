@@ -1,9 +1,10 @@
 // The agent holds only a placeholder; this is the one place the real key enters a request.
 // Pure: headers in, headers out (or a refusal). The route decides what to do with a refusal.
-import { timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { PROVIDER_SHAPES } from "../../spec/derive.js";
 import type { LlmKind } from "../../spec/schema.js";
+import { withoutHopByHop } from "../headers.js";
+import { sameSecret } from "../upstream/secret.js";
 
 // Every header a provider SDK might carry a credential in. Only the provider's own one may be
 // set, and only to the placeholder; all of them are removed before the real key goes in.
@@ -14,17 +15,6 @@ export const CREDENTIAL_HEADERS = [
   "api-key",
   "proxy-authorization",
 ] as const;
-
-// Connection-scoped headers (RFC 9110 §7.6.1) never cross a proxy.
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
 
 // Where each kind's clients put the key. Anthropic's SDK 1.x sends an API key as a Bearer token,
 // older clients use x-api-key; the real key goes out in the header the placeholder came in.
@@ -40,30 +30,11 @@ export type SwapResult =
   | { ok: true; headers: OutgoingHttpHeaders }
   | { ok: false; reason: string; realKeyPresented: boolean };
 
-const sameSecret = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
-
 // The credential as the provider's header writes it: "Bearer <key>" for Authorization.
 function credentialIn(header: string, value: string): string | undefined {
   if (header !== "authorization" && header !== "proxy-authorization") return value;
   const m = /^Bearer ([^\s]+)$/i.exec(value);
   return m?.[1];
-}
-
-export function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const named = String(headers.connection ?? "")
-    .toLowerCase()
-    .split(",")
-    .map((s) => s.trim());
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
-    out[name] = value;
-  }
-  return out;
 }
 
 export function swapCredential(

@@ -1,13 +1,8 @@
 // Prometheus series for the LLM routes. Reusing an existing series by name lets the routes be
 // rebuilt (config reload) on the same registry without a duplicate-registration error.
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Gauge, type Registry } from "prom-client";
+import { routeCounter as counter } from "../route-metrics.js";
 import type { Budget } from "./budget.js";
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]) {
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
 
 export function llmMetrics(registry: Registry, budget: Budget, providers: string[]) {
   const requests = counter(registry, "moat_llm_requests_total", "LLM route requests by outcome", [

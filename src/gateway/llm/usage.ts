@@ -149,3 +149,34 @@ export class SseTap {
     }
   }
 }
+
+// The body as the gateway sends it, parsed for admission. OpenAI-style streams carry usage only
+// when asked; the gateway always asks, or a streamed call would be free against the budget.
+export function meteredBody(family: UsageFamily, path: string, raw: Buffer): { json: unknown; body: Buffer } {
+  const json = parseJson(raw);
+  const isObject = typeof json === "object" && json !== null && !Array.isArray(json);
+  if (isObject && withUsageRequested(family, path, json as Record<string, unknown>)) {
+    return { json, body: Buffer.from(JSON.stringify(json)) };
+  }
+  return { json, body: raw };
+}
+
+function withUsageRequested(family: UsageFamily, path: string, json: Record<string, unknown>): boolean {
+  if (family !== "openai" || json.stream !== true || !/\/(chat\/)?completions$/.test(path)) return false;
+  const options = json.stream_options;
+  if (typeof options === "object" && options !== null && (options as Record<string, unknown>).include_usage)
+    return false;
+  json.stream_options = {
+    ...(typeof options === "object" && options !== null ? options : {}),
+    include_usage: true,
+  };
+  return true;
+}
+
+export function parseJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}

@@ -2,17 +2,17 @@
 // client calls `/telegram/bot<placeholder>/<method>`; the relay checks the placeholder, drops
 // updates from strangers, refuses calls aimed at chats that are not allowlisted, and forwards the
 // rest to api.telegram.org with the real token.
-import { timingSafeEqual } from "node:crypto";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import https from "node:https";
-import { Counter, Registry } from "prom-client";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Registry } from "prom-client";
 import { TELEGRAM_API, TELEGRAM_PLACEHOLDER_TOKEN } from "../../spec/derive.js";
 import type { MoatSpec } from "../../spec/schema.js";
 import { compileAcl } from "../acl.js";
 import { BodyBudget, BodyRefused, bodyLimitsFor, TELEGRAM_MAX_UPLOAD } from "../body-budget.js";
-import { withoutHopByHop } from "../llm/credential.js";
-import { requestTarget, safeSuffix, sendJson } from "../llm/http-util.js";
-import { type UpstreamOptions, upstreamAgent } from "../llm/upstream.js";
+import { withoutHopByHop } from "../headers.js";
+import { requestTarget, safeSuffix, sendJson } from "../route-http.js";
+import { routeCounter as counter } from "../route-metrics.js";
+import { type UpstreamOptions, upstreamDialer } from "../upstream/dial.js";
+import { sameSecret } from "../upstream/secret.js";
 import { ANSWERS, admitTelegramCall, targetChat } from "./methods.js";
 import { encodeCall, parseCall } from "./params.js";
 import { type BotResponse, type OffsetKeeper, relayGetUpdates } from "./polling.js";
@@ -71,12 +71,6 @@ export interface TelegramRelay {
   close(): void;
 }
 
-const sameSecret = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
-
 // A malformed escape is just a wrong token, not a reason to throw.
 function decodedOrEmpty(text: string): string {
   try {
@@ -84,13 +78,6 @@ function decodedOrEmpty(text: string): string {
   } catch {
     return "";
   }
-}
-
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]) {
-  return (
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
-    new Counter({ name, help, labelNames, registers: [registry] })
-  );
 }
 
 // Remembers the ids of queries the relay delivered, so only those can be answered. Bounded:
@@ -121,8 +108,7 @@ export function createTelegramRelay(
   const audit = deps.audit ?? (() => {});
   const registry = deps.registry ?? new Registry();
   const root = new URL(deps.apiRoot ?? TELEGRAM_API);
-  const tls = root.protocol === "https:";
-  const agent = tls ? upstreamAgent(spec.egress.allowCidrs, deps) : new http.Agent({ keepAlive: true });
+  const dialer = upstreamDialer(spec.egress.allowCidrs, deps);
   const maxUpload = deps.maxUploadBytes ?? TELEGRAM_MAX_UPLOAD;
   const bodies = deps.bodyBudget ?? new BodyBudget(bodyLimitsFor(spec));
   const memory: RelayMemory = deps.memory ?? {
@@ -157,38 +143,15 @@ export function createTelegramRelay(
   const answer = (res: ServerResponse, status: number, description: string) =>
     sendJson(res, status, { ok: false, error_code: status, description });
 
-  function upstream(
+  // The Bot API at its root, with the real token in the path: the one place it goes out.
+  const upstream = (
     path: string,
     method: string,
-    headers: http.OutgoingHttpHeaders,
+    headers: Record<string, string>,
     body: Buffer | undefined,
     signal: AbortSignal,
-    timeoutMs: number,
-  ): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const req = (tls ? https : http).request({
-        agent,
-        protocol: root.protocol,
-        hostname: root.hostname,
-        port: root.port || (tls ? 443 : 80),
-        ...(tls ? { servername: root.hostname } : {}),
-        method,
-        path: root.pathname.replace(/\/+$/, "") + path,
-        headers: { ...headers, host: root.host, ...(body ? { "content-length": body.length } : {}) },
-        signal,
-        timeout: timeoutMs,
-      });
-      req.on("timeout", () => req.destroy(new Error("Bot API timeout")));
-      req.on("response", resolve);
-      // A 101 the relay never asked for would otherwise leave the call hanging.
-      req.on("upgrade", (_res, socket) => {
-        socket.destroy();
-        reject(new Error("Bot API sent status 101 to a request that asked for no upgrade"));
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
+    idleMs: number,
+  ) => dialer.send({ root, method, path, headers, body, signal, idleMs });
 
   async function readAll(msg: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
@@ -359,5 +322,5 @@ export function createTelegramRelay(
     }
   }
 
-  return { handle, memory, retire: () => retiring.abort(), close: () => agent.destroy() };
+  return { handle, memory, retire: () => retiring.abort(), close: () => dialer.close() };
 }

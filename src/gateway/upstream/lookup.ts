@@ -1,9 +1,6 @@
-// How the gateway's own routes (LLM providers, Telegram) reach their one upstream host: TLS with
-// the system trust store, a DNS answer classified with the shared address table before it is
-// dialled, keep-alive so a streamed reply does not pay a handshake per call.
-
+// How the gateway's own routes (LLM providers, Telegram) resolve their upstream host: a DNS
+// answer classified with the shared address table before it is dialled (./dial.ts dials it).
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { MoatError } from "../../errors.js";
 import { baseUrlRefusal, isRefusedName } from "../../spec/addresses.js";
@@ -70,20 +67,4 @@ export function guardedLookup(
 export function upstreamRefusal(baseUrl: string, allowCidrs: readonly string[]): string | undefined {
   const reason = baseUrlRefusal(baseUrl, allowCidrs);
   return reason && `upstream ${reason}`;
-}
-
-export interface UpstreamOptions {
-  // Test seams: a resolver for the fake upstreams' names and the test CA. Production uses
-  // the system resolver (guarded) and the system trust store.
-  lookup?: LookupFunction;
-  ca?: string | Buffer;
-}
-
-export function upstreamAgent(allowCidrs: readonly string[], opts: UpstreamOptions): https.Agent {
-  return new https.Agent({
-    keepAlive: true,
-    maxSockets: 64,
-    lookup: opts.lookup ?? guardedLookup(allowCidrs),
-    ...(opts.ca ? { ca: opts.ca } : {}),
-  });
 }

@@ -1,4 +1,5 @@
-// Small HTTP helpers shared by the LLM routes and the Telegram relay (bodies: ../body-budget.ts).
+// Small HTTP helpers for the gateway's own agent-facing routes, the LLM routes and the Telegram
+// relay (bodies: ./body-budget.ts; the upstream side: ./upstream/).
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 
 export function sendJson(

@@ -35,7 +35,7 @@ function printStep(r: StepReport): void {
 }
 
 // One plain line per step, for a deploy streaming this command's stderr from afar.
-export const progressLine = (r: StepReport) =>
+const progressLine = (r: StepReport) =>
   `step ${r.step} ${r.status} ${(r.durationMs / 1000).toFixed(1)}s${r.error ? `: ${r.error}` : ""}`;
 
 export function registerHost(program: Command): void {

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { labOpen, parsePort, readTokenCommand, runOpenRelay } from "../lab/open.js";
 import { loadSpecFile } from "../spec/load.js";
-import { CliFailure, configOption, EXIT, paint } from "./util.js";
+import { configOption, EXIT, paint } from "./util.js";
 
 export function registerLabOpen(lab: Command): void {
   lab

@@ -22,7 +22,7 @@ export interface LogsFlags {
   untilStdinCloses?: boolean;
 }
 
-export function sinceInstant(since: string | undefined, now = Date.now()): number | undefined {
+function sinceInstant(since: string | undefined, now = Date.now()): number | undefined {
   if (since === undefined) return undefined;
   try {
     return now - parseDuration(since);

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { AuditRecord, SuppressedRecord } from "./audit.js";
 
-export const MAX_VALUE_BYTES = 256;
+const MAX_VALUE_BYTES = 256;
 const KEPT_CHARS = 200;
 
 function bounded(value: string): string {

@@ -44,7 +44,7 @@ const LLM_VERDICT: Record<string, Verdict> = {
   client_closed: "error",
 };
 
-export function verdictOf(r: AuditRecord): Verdict {
+function verdictOf(r: AuditRecord): Verdict {
   switch (r.event) {
     case "llm.call":
       return LLM_VERDICT[str(r.outcome)] ?? "error";

@@ -36,8 +36,8 @@ export function bodyLimitsFor(spec: MoatSpec): BodyLimits {
 // re-serialisation). MemoryHigh throttles and reclaims first; MemoryMax is the hard stop.
 // Measured (test/integration/gateway-memory.test.ts): 116 MiB at rest under tsx, and about 5×
 // the bytes held at the peak of a flood; 6× leaves headroom without a cliff.
-export const BASE_MEMORY = 128 * MiB;
-export const BODY_AMPLIFICATION = 6;
+const BASE_MEMORY = 128 * MiB;
+const BODY_AMPLIFICATION = 6;
 export function gatewayMemory(spec: MoatSpec): { high: number; max: number } {
   const high = BASE_MEMORY + BODY_AMPLIFICATION * bodyLimitsFor(spec).totalBytes;
   return { high, max: high + high / 2 };

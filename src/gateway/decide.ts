@@ -14,7 +14,7 @@ export interface GatewayRequest {
 }
 
 // Stable, low-cardinality codes: metric labels and the audit's `code` field.
-export type DenyCode =
+type DenyCode =
   | "malformed"
   | "port"
   | "refused-name"
@@ -23,22 +23,22 @@ export type DenyCode =
   | "ip-literal"
   | "no-answers"
   | `class:${Exclude<AddressClass, "public">}`;
-export type PassCode = "allowlisted" | "allow-cidr" | "report-unlisted";
+type PassCode = "allowlisted" | "allow-cidr" | "report-unlisted";
 
 export type Verdict =
   // addrs: the vetted addresses to dial, in the order to try them; nothing else may be dialled.
   | { action: "allow" | "report"; code: PassCode; reason: string; addrs: string[] }
   // addr: the refused address, when one was involved.
   | { action: "deny"; code: DenyCode; reason: string; addr?: string };
-export type Deny = Extract<Verdict, { action: "deny" }>;
+type Deny = Extract<Verdict, { action: "deny" }>;
 
 // A name that passed admission and now needs its answers screened.
-export interface NeedsLookup {
+interface NeedsLookup {
   action: "lookup";
   name: string;
   listed: boolean;
 }
-export type Admission = Verdict | NeedsLookup;
+type Admission = Verdict | NeedsLookup;
 
 export type Classifier = (address: string) => Classification;
 

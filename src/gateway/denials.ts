@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { ADDRESS_TABLE } from "../spec/addresses.js";
 import type { AuditEntry } from "./audit.js";
 
-export interface DenialRow {
+interface DenialRow {
   host: string;
   port: number;
   code: string;

@@ -4,7 +4,7 @@
 import { connect, type Socket } from "node:net";
 import { MoatError } from "../errors.js";
 
-export interface DialRequest {
+interface DialRequest {
   // The name the client asked for (for logs and for test-only dialers); never used to connect.
   name: string;
   addrs: readonly string[];

@@ -50,7 +50,7 @@ export const servedKey = (host: string) =>
   parseAddress(host.replace(/^\[|\]$/g, ""))?.toNormalizedString() ?? host;
 
 // Host → what implies it; the first of several (two providers on one host) names it.
-export function gatewayServedHosts(implied: readonly ImpliedHost[]): Map<string, ImpliedHost> {
+function gatewayServedHosts(implied: readonly ImpliedHost[]): Map<string, ImpliedHost> {
   const byHost = new Map<string, ImpliedHost>();
   for (const h of implied) if (!byHost.has(servedKey(h.host))) byHost.set(servedKey(h.host), h);
   return byHost;

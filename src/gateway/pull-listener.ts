@@ -9,7 +9,7 @@ import { compileAcl } from "./acl.js";
 import type { AuditEntry, AuditSink } from "./audit.js";
 import type { Policy } from "./policy.js";
 
-export const PULL_LISTENER = "pull" satisfies AuditEntry["listener"];
+const PULL_LISTENER = "pull" satisfies AuditEntry["listener"];
 
 // Same port as the agent's listener, on 127.0.0.1: loopback is refused to the agent's uids.
 export const pullListenAddress = (spec: MoatSpec) => ({ host: "127.0.0.1", port: spec.gateway.port });

@@ -52,7 +52,7 @@ export interface GatewaySeams {
   lastResort?: boolean;
 }
 
-export interface RunningGateway {
+interface RunningGateway {
   gateway: Gateway;
   spec: MoatSpec;
   listen: { host: string; port: number };
@@ -63,7 +63,7 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export function parseHostPort(text: string, what: string): { host: string; port: number } {
+function parseHostPort(text: string, what: string): { host: string; port: number } {
   const p = parseAuthority(text);
   if (!p.ok || p.target.ip === undefined) throw new Error(`${what} must be IP:PORT, got "${text}"`);
   return { host: p.target.ip, port: p.target.port };
@@ -71,10 +71,7 @@ export function parseHostPort(text: string, what: string): { host: string; port:
 
 const log = (line: string) => process.stderr.write(`moat gateway: ${line}\n`);
 
-export async function startGateway(
-  opts: GatewayRunOptions,
-  seams: GatewaySeams = {},
-): Promise<RunningGateway> {
+async function startGateway(opts: GatewayRunOptions, seams: GatewaySeams = {}): Promise<RunningGateway> {
   const spec = loadSpecFile(opts.config);
   const listen = opts.listen
     ? parseHostPort(opts.listen, "--listen")

@@ -8,7 +8,7 @@ import type { Policy } from "./policy.js";
 import type { Target } from "./target.js";
 import type { HelloParse } from "./tls-hello.js";
 
-export type SniDenyCode = "sni-mismatch" | "sni-missing" | "ech-refused" | "not-tls";
+type SniDenyCode = "sni-mismatch" | "sni-missing" | "ech-refused" | "not-tls";
 
 export type SniVerdict =
   // note: what the audit should say about a tunnel that was let through unchecked or in part.
@@ -23,7 +23,7 @@ export type SniPolicy = Pick<Policy, "mode" | "echAcl">;
 export type ReadHello = Exclude<HelloParse, { kind: "need-more" }>;
 
 // Names compare as the target parser canonicalises them: lowercase, no trailing dot.
-export const normaliseSni = (sni: string) => sni.toLowerCase().replace(/\.$/, "");
+const normaliseSni = (sni: string) => sni.toLowerCase().replace(/\.$/, "");
 // For the audit and reasons: an SNI is up to 64 KiB of the agent's choosing; a name is 253.
 export const shownSni = (sni: string) => (sni.length > 253 ? `${sni.slice(0, 253)}…` : sni);
 

@@ -13,7 +13,7 @@ export type HelloParse =
 
 // A ClientHello larger than this is refused (real ones are 0.5–2 KiB, post-quantum key shares
 // included); the buffer the server keeps is bounded by it plus the record headers.
-export const MAX_HELLO_BYTES = 16_384;
+const MAX_HELLO_BYTES = 16_384;
 const RECORD_HEADER = 5;
 const MAX_RECORD = 16_384; // RFC 8446 §5.1: a plaintext fragment is at most 2^14 bytes.
 // Enough 5-byte headers for the hello split into 1-byte fragments would be absurd; real clients

@@ -43,7 +43,7 @@ export const describeSender = (s: Sender) =>
   `${s.role === "listed" || s.role === "unlisted" ? "user" : s.role} ${s.id}${s.allowed ? "" : " (not in messengers.telegram.allowFrom)"}`;
 
 // A private message as Telegram delivers it in getUpdates.
-export const directMessage = (from: number, text: string) => ({
+const directMessage = (from: number, text: string) => ({
   message: {
     message_id: Math.floor(Math.random() * 1e9),
     date: Math.floor(Date.now() / 1000),

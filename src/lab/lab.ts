@@ -42,7 +42,7 @@ import { LAB_ADDRESSES, labNamespaces, labSecrets, labWorld } from "./world.js";
 // Where provisioning put Moat, its Node and the spec in the VM (the lab's commands run them).
 export { VM_NODE, VM_PACKAGE, VM_SPEC } from "./provision.js";
 
-export const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
+const LAB_STATE_ROOT = process.env.MOAT_LAB_STATE ?? "/run/moat-lab";
 const LAB_DISKS = process.env.MOAT_LAB_DISKS ?? "/var/lib/moat-lab";
 const VM_CA = "/etc/moat-lab/ca.pem";
 

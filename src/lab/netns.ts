@@ -2,7 +2,7 @@
 // namespace a path to this machine's own. Everything is made and removed by name.
 import { execFileSync } from "node:child_process";
 
-export const ip = (...args: string[]) =>
+const ip = (...args: string[]) =>
   execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 export const inNs = (ns: string, cmd: string, ...args: string[]) =>
   execFileSync("ip", ["netns", "exec", ns, cmd, ...args], {

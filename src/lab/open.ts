@@ -22,7 +22,7 @@ import type { MoatSpec } from "../spec/schema.js";
 import { LabError, type LabState, readState, stateDir } from "./lab.js";
 import { processAlive } from "./vm.js";
 
-export const OPEN_HOST = "127.0.0.1";
+const OPEN_HOST = "127.0.0.1";
 const RELAY_READY = "ready";
 
 export interface OpenPlan {

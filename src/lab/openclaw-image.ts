@@ -34,7 +34,7 @@ import { LAB_CACHE } from "./rootfs.js";
 export const NODE_VERSION = "24.21.0";
 // The lab's own name for the image, so a local build is never mistaken for the official one.
 export const LAB_OPENCLAW_IMAGE = `moat-lab/openclaw:${OPENCLAW_VERSION}`;
-export const DEFAULT_IMAGE_CACHE = join(LAB_CACHE, "images");
+const DEFAULT_IMAGE_CACHE = join(LAB_CACHE, "images");
 // Bumped whenever the layout below changes, so an old cached tarball is not reused.
 const LAYOUT_VERSION = 1;
 const APP = "app";

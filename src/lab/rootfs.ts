@@ -13,14 +13,14 @@ const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 const UBUNTU_MIRROR = "http://archive.ubuntu.com/ubuntu";
 
 // A keyring this machine's apt lacks, taken from a .deb pinned by its sha256 (checked before use).
-export interface PinnedKeyring {
+interface PinnedKeyring {
   url: string;
   sha256: string;
   // The keyring file inside the package.
   path: string;
 }
 
-export interface Release {
+interface Release {
   distro: Omit<Distro, "arch">;
   mirror: string;
   components: string[];
@@ -42,7 +42,7 @@ const UBUNTU_KEYRING: PinnedKeyring = {
   path: "usr/share/keyrings/ubuntu-archive-keyring.gpg",
 };
 
-export const RELEASES = {
+const RELEASES = {
   "debian-13": {
     distro: { id: "debian", versionId: "13", codename: "trixie" },
     mirror: DEBIAN_MIRROR,
@@ -86,7 +86,7 @@ const BASE_INCLUDE = [
 ];
 
 // Host apply's package list for the release, downloaded but not installed.
-export const vmPackages = (release: Release) => packagesFor({ ...release.distro, arch: "amd64" });
+const vmPackages = (release: Release) => packagesFor({ ...release.distro, arch: "amd64" });
 
 const sh = (cmd: string, args: string[], timeout: number) =>
   execFileSync(cmd, args, {
@@ -96,7 +96,7 @@ const sh = (cmd: string, args: string[], timeout: number) =>
     maxBuffer: 64 << 20,
   });
 
-export function baseRootfsPath(name: ReleaseName = LAB_RELEASE): string {
+function baseRootfsPath(name: ReleaseName = LAB_RELEASE): string {
   const release: Release = RELEASES[name];
   const key = createHash("sha256")
     .update(JSON.stringify([release, BASE_INCLUDE, vmPackages(release), 1]))

@@ -8,7 +8,7 @@ import { sameSecret } from "../upstream/secret.js";
 
 // Every header a provider SDK might carry a credential in. Only the provider's own one may be
 // set, and only to the placeholder; all of them are removed before the real key goes in.
-export const CREDENTIAL_HEADERS = [
+const CREDENTIAL_HEADERS = [
   "authorization",
   "x-api-key",
   "x-goog-api-key",

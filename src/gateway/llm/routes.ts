@@ -22,8 +22,7 @@ import { type OverBudget, UsageMeter } from "./meter.js";
 import type { PriceSource } from "./prices.js";
 import { EMPTY_USAGE, meteredBody, usageFamily } from "./usage.js";
 
-export const LLM_ROUTE_PREFIX = "/llm/";
-export const BUDGET_FILE = "llm-budget.json";
+const BUDGET_FILE = "llm-budget.json";
 
 // One line per call. Never the prompt, the completion or a credential.
 export interface LlmAuditRecord {

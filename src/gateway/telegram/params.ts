@@ -4,7 +4,7 @@
 // to the relay and another to Telegram.
 import { randomBytes } from "node:crypto";
 
-export interface FilePart {
+interface FilePart {
   name: string;
   filename: string;
   contentType: string;

@@ -43,7 +43,7 @@ function intParam(value: unknown): number | undefined | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-export const badRequest = (description: string): BotResponse => ({
+const badRequest = (description: string): BotResponse => ({
   ok: false,
   error_code: 400,
   description: `Bad Request: ${description}`,

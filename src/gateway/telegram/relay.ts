@@ -18,8 +18,6 @@ import { encodeCall, parseCall } from "./params.js";
 import { type BotResponse, type OffsetKeeper, relayGetUpdates } from "./polling.js";
 import { allowlistOf, type DroppedUpdate, filterUpdates, type Update } from "./updates.js";
 
-export const TELEGRAM_ROUTE_PREFIX = "/telegram/";
-
 export type TelegramAuditRecord =
   | {
       event: "telegram.drop";
@@ -55,7 +53,7 @@ export interface TelegramDeps extends UpstreamOptions {
   memory?: RelayMemory;
 }
 
-export interface RelayMemory {
+interface RelayMemory {
   keeper: OffsetKeeper;
   queries: DeliveredQueries;
   // The same stranger's update comes back after a relay restart; log it once per process.
@@ -82,7 +80,7 @@ function decodedOrEmpty(text: string): string {
 
 // Remembers the ids of queries the relay delivered, so only those can be answered. Bounded:
 // an unanswered query expires at Telegram long before a thousand newer ones arrive.
-export class DeliveredQueries {
+class DeliveredQueries {
   private readonly ids = new Set<string>();
   add(method: string, id: unknown) {
     this.ids.add(`${method}:${String(id)}`);

@@ -115,7 +115,7 @@ export interface DroppedUpdate {
   reason: string;
 }
 
-export function updateType(update: Update): string {
+function updateType(update: Update): string {
   const types = Object.keys(update).filter((k) => k !== "update_id");
   return types.length === 1 ? (types[0] as string) : types.join("+") || "empty";
 }

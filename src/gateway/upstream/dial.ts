@@ -16,7 +16,7 @@ export interface UpstreamOptions {
   ca?: string | Buffer;
 }
 
-export interface UpstreamCall {
+interface UpstreamCall {
   // The upstream's root: its scheme, host and port are the only ones this call can reach.
   root: URL;
   method: string;
@@ -36,7 +36,7 @@ export class UpstreamTimeout extends Error {
   }
 }
 
-export interface UpstreamRequest {
+interface UpstreamRequest {
   req: ClientRequest;
   // Whether the upstream was reached (a socket with a peer): from then on it may have billed.
   reached(): boolean;

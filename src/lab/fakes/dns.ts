@@ -4,7 +4,7 @@
 import { createSocket } from "node:dgram";
 import ipaddr from "ipaddr.js";
 
-export interface ZoneEntry {
+interface ZoneEntry {
   A?: string[];
   AAAA?: string[];
   // Answer sets served in turn, one per query of that type (TTL 0, so nothing caches).

@@ -130,7 +130,7 @@ const onlyContext = (text: string) =>
 
 // The user's own words for the echo, without OpenClaw's envelope: its internal-context blocks,
 // fenced metadata, the "[time] Conversation info:" line and the "Runtime:" line.
-export function userWords(text: string): string {
+function userWords(text: string): string {
   return text
     .replace(CONTEXT_BLOCK, "")
     .replace(/```[\s\S]*?```/g, "")

@@ -15,7 +15,7 @@ export interface MetadataHit {
   status: number;
 }
 
-export const FAKE_INSTANCE_PRINCIPAL_KEY =
+const FAKE_INSTANCE_PRINCIPAL_KEY =
   "-----BEGIN PRIVATE KEY-----\nMOAT-LAB-FAKE-INSTANCE-PRINCIPAL\n-----END PRIVATE KEY-----\n";
 
 function ociAnswer(req: IncomingMessage, name: string): [number, string] {

@@ -77,6 +77,12 @@ export function registerHost(program: Command): void {
             if (!r && live) process.stdout.write(paint("dim", `… ${step}\n`));
             if (r) printStep(r);
           },
+          // A wait that goes on says what it waits for (also on stderr for deploy, which streams it).
+          onWaiting: (step, what) => {
+            if (opts.json) {
+              if (opts.progress) process.stderr.write(`step ${step} ${what}\n`);
+            } else process.stdout.write(paint("dim", `  … ${step}: ${what}\n`));
+          },
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else {

@@ -8,7 +8,7 @@ import { parseOsRelease } from "./distro.js";
 import { ActionFailed, execute } from "./execute.js";
 import { describe } from "./files.js";
 import { run } from "./shell.js";
-import type { AnyStep } from "./step.js";
+import type { AnyStep, Say } from "./step.js";
 import { accessStep } from "./steps/access.js";
 import { agentStep } from "./steps/agent.js";
 import { driftStep } from "./steps/drift.js";
@@ -45,6 +45,8 @@ export interface ApplyOptions {
   importImage?: string;
   // Called as each step starts and ends, for progress on a terminal.
   onStep?: (step: StepName, report?: StepReport) => void;
+  // Called when a step has waited a while for something (a daemon, a healthcheck), saying what.
+  onWaiting?: (step: StepName, what: string) => void;
 }
 
 function planContext(spec: MoatSpec, specText: string, importImage?: string): PlanContext {
@@ -59,7 +61,7 @@ function planContext(spec: MoatSpec, specText: string, importImage?: string): Pl
   };
 }
 
-async function runStep(ctx: PlanContext, def: AnyStep, check: boolean): Promise<StepReport> {
+async function runStep(ctx: PlanContext, def: AnyStep, check: boolean, say: Say): Promise<StepReport> {
   const started = Date.now();
   const report = (r: Omit<StepReport, "step" | "durationMs">): StepReport => ({
     step: def.name,
@@ -80,13 +82,13 @@ async function runStep(ctx: PlanContext, def: AnyStep, check: boolean): Promise<
   }
   for (const [i, action] of actions.entries()) {
     try {
-      await execute(ctx.spec, action);
+      await execute(ctx.spec, action, say);
     } catch (err) {
       const message = err instanceof ActionFailed ? err.message : (err as Error).message;
       return report({ status: "failed", actions: lines.slice(0, i + 1), error: `${lines[i]}: ${message}` });
     }
   }
-  const problems = def.verify ? await def.verify(ctx) : [];
+  const problems = def.verify ? await def.verify(ctx, say) : [];
   if (problems.length) {
     return report({
       status: "failed",
@@ -114,7 +116,8 @@ export async function applyHost(
       continue;
     }
     opts.onStep?.(name);
-    const r = await runStep(ctx, STEP_DEFS[name], opts.check ?? false);
+    const say: Say = (what) => opts.onWaiting?.(name, what);
+    const r = await runStep(ctx, STEP_DEFS[name], opts.check ?? false, say);
     opts.onStep?.(name, r);
     steps.push(r);
     // --check goes on past a failure: later steps show what they would do now.

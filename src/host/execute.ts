@@ -23,7 +23,7 @@ import type { MoatSpec } from "../spec/schema.js";
 import { HOST_STATE_DIR } from "./files.js";
 import { keyringProblems } from "./openpgp.js";
 import { accounts, groups, run } from "./shell.js";
-import { sleep } from "./step.js";
+import { dueToSay, type Say, sleep, waitingLine } from "./step.js";
 import type { Action } from "./types.js";
 
 export class ActionFailed extends MoatError {
@@ -122,14 +122,21 @@ async function fetchKey(a: Extract<Action, { kind: "fetch-key" }>): Promise<void
   }
 }
 
-async function awaitOutput(spec: MoatSpec, a: Extract<Action, { kind: "await" }>): Promise<void> {
-  const deadline = Date.now() + a.timeoutMs;
+async function awaitOutput(spec: MoatSpec, a: Extract<Action, { kind: "await" }>, say: Say): Promise<void> {
+  const started = Date.now();
+  const deadline = started + a.timeoutMs;
+  let said: number | null = null;
   const pattern = new RegExp(a.match);
   const cmd = a.asAgent ? agentCommand(spec, a.argv) : { argv: a.argv, env: {} };
   for (;;) {
     const r = run(cmd.argv, { timeoutMs: 10_000, env: cmd.env });
     if (r.code === 0 && pattern.test(r.stdout)) return;
-    if (Date.now() >= deadline) {
+    const now = Date.now();
+    if (dueToSay(now, started, said)) {
+      say(waitingLine([a.why], now - started, a.timeoutMs));
+      said = now;
+    }
+    if (now >= deadline) {
       const last = (r.stdout || r.stderr).trim().split("\n").slice(-3).join("; ");
       throw new ActionFailed(
         `${a.why}: \`${a.argv.join(" ")}\` did not report it within ${a.timeoutMs} ms${last ? ` (last: ${last})` : ""}`,
@@ -139,12 +146,12 @@ async function awaitOutput(spec: MoatSpec, a: Extract<Action, { kind: "await" }>
   }
 }
 
-export async function execute(spec: MoatSpec, a: Action): Promise<void> {
+export async function execute(spec: MoatSpec, a: Action, say: Say = () => {}): Promise<void> {
   switch (a.kind) {
     case "fetch-key":
       return fetchKey(a);
     case "await":
-      return awaitOutput(spec, a);
+      return awaitOutput(spec, a, say);
     case "write":
       writeAtomically(a.file.path, a.file.content, a.file.mode, uidOf(a.file.owner), gidOf(a.file.group));
       return;

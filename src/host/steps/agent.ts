@@ -239,5 +239,5 @@ export const agentStep: Step<AgentSeen> = {
     };
   },
   plan: planAgent,
-  verify: (ctx) => waitFor(() => postureProblems(inspectAgent(ctx.spec)), 15_000),
+  verify: (ctx, say) => waitFor(() => postureProblems(inspectAgent(ctx.spec)), 15_000, say),
 };

@@ -223,10 +223,11 @@ export const gatewayStep: Step<GatewaySeen> = {
     };
   },
   plan: planGateway,
-  verify: async (ctx) => {
+  verify: async (ctx, say) => {
     const problems = await waitFor(
       () => gatewayProblems(ctx, gatewayMainUid(), output(["ss", "-Hltnpe"]) ?? ""),
       15_000,
+      say,
     );
     // The gateway's own last words say why, so the report does not send people to the journal.
     const journal = output(["journalctl", "-u", GATEWAY_UNIT, "-n", "3", "--no-pager", "-o", "cat"])?.trim();

@@ -196,7 +196,7 @@ export const rootlessDockerStep: Step<RootlessSeen> = {
     };
   },
   plan: planRootless,
-  verify: (ctx) =>
+  verify: (ctx, say) =>
     waitFor(
       () =>
         rootlessProblems(
@@ -204,5 +204,6 @@ export const rootlessDockerStep: Step<RootlessSeen> = {
           run(["systemctl", "is-active", "docker.service"]).stdout.trim() === "active",
         ),
       30_000,
+      say,
     ),
 };

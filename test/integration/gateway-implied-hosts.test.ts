@@ -4,7 +4,7 @@
 // and providers never see the request. The owner may reopen one in egress.allow (validate warns).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { AgentLab, labSpec, type Proc } from "../support/agent-lab.js";
+import { AgentLab, labSpec, type Proc, waitUntil } from "../support/agent-lab.js";
 import { needsRoot } from "../support/root.js";
 
 const REGISTRY = "registry.moat-test.example";
@@ -118,6 +118,11 @@ describe("the hosts the gateway serves are not the agent's to reach", {
     const before = tgCalls("999:ATTACKER").length;
     const lines = await direct("api.telegram.org:443", "POST", "/bot999:ATTACKER/sendMessage", "{}");
     assert.equal(lines[0]?.connect, 200, JSON.stringify(lines));
-    assert.equal(tgCalls("999:ATTACKER").length, before + 1, "the reopened channel is a channel");
+    // The fake Bot API reports on its own stdout, which may reach this process after the reply did.
+    await waitUntil(
+      () => tgCalls("999:ATTACKER").length === before + 1,
+      () => `the reopened channel is a channel: the Bot API saw no call (client: ${JSON.stringify(lines)})`,
+      5_000,
+    );
   });
 });

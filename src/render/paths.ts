@@ -33,6 +33,8 @@ export const RUNTIME_DIR = `${MOAT_INSTALL_DIR}/node`;
 export const RUNTIME_NODE = `${RUNTIME_DIR}/bin/node`;
 // The gateway and drift units run this Node; host apply links it to RUNTIME_NODE.
 export const SYSTEM_NODE = "/usr/bin/node";
+// \`moat\` on root's PATH on the VM (sbin: its commands run as root): the runtime and the installed package.
+export const MOAT_COMMAND = "/usr/local/sbin/moat";
 // Written last by the rendered cloud-init, so deploy can wait for it before pushing anything.
 export const CLOUD_INIT_DONE = `${STATE_DIR}/cloud-init.done`;
 // An agent image tarball's config (what a Dockerfile would set) lies next to it under this

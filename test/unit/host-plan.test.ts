@@ -12,7 +12,7 @@ import { PULLED_ARCHIVE } from "../../src/host/pull.js";
 import { type AgentSeen, composeUp, planAgent, postureProblems } from "../../src/host/steps/agent.js";
 import { firewallFiles, liveTableProblems, planFirewall } from "../../src/host/steps/firewall.js";
 import { gatewayDirs, gatewayFiles, gatewayProblems, planGateway } from "../../src/host/steps/gateway.js";
-import { planPackages } from "../../src/host/steps/packages.js";
+import { moatCommand, planPackages } from "../../src/host/steps/packages.js";
 import { planTun, TUN_TMPFILES, tunFile } from "../../src/host/steps/rootless-docker.js";
 import { planUsers, subidFile } from "../../src/host/steps/users.js";
 import type { Action, FileSeen, PlanContext } from "../../src/host/types.js";
@@ -84,9 +84,25 @@ describe("host apply: packages", () => {
     moatStamp: moat.stamp,
     node,
     moat,
+    command: asSeen(moatCommand().path, moatCommand().content, 0o755),
   };
   it("plans nothing when everything is installed", () => {
     assert.deepEqual(planPackages(ctx, converged), []);
+  });
+  it("puts moat on root's PATH, running the installed package on Moat's runtime", () => {
+    const plan = planPackages(ctx, { ...converged, command: asSeen("/usr/local/sbin/moat", null, 0) });
+    assert.deepEqual(kinds(plan), ["write"]);
+    const w = plan[0];
+    assert.ok(w?.kind === "write");
+    assert.equal(w.file.path, "/usr/local/sbin/moat");
+    assert.equal(w.file.mode, 0o755);
+    assert.match(
+      w.file.content,
+      /^#!\/bin\/sh\n[^]*\nexec \/opt\/moat\/node\/bin\/node \/opt\/moat\/bin\/moat\.js "\$@"\n$/,
+    );
+    // A wrapper someone edited is put back.
+    const edited = { ...converged, command: asSeen("/usr/local/sbin/moat", "#!/bin/sh\nexec evil\n", 0o755) };
+    assert.deepEqual(kinds(planPackages(ctx, edited)), ["write"]);
   });
   it("installs only the missing packages, reading lists first when there are none", () => {
     const plan = planPackages(ctx, { ...converged, installed: ["docker.io"], aptListsPresent: false });

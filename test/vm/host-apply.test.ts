@@ -46,6 +46,12 @@ describe("moat host apply on a booted Debian 13", {
     assertNoOpRerun(lab, 5000);
   });
 
+  it("moat is on root's PATH on the VM", () => {
+    const r = lab.vm.exec(["sh", "-lc", "moat --version"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+/);
+  });
+
   it("refuses metadata to the agent's uid and its subuid range, v4 and v6, despite InstanceServices", () => {
     assertAgentUidsConfined(checks);
   });

@@ -1,12 +1,20 @@
 // Step 1: distribution packages, the Node runtime the gateway runs on, and Moat itself under
 // /opt/moat. The runtime is the Node that runs host apply (package.json engines guarantees a
 // recent one), copied under /opt/moat so no third-party apt repository is needed for it.
-import { MOAT_INSTALL_DIR, RUNTIME_DIR, RUNTIME_NODE, SYSTEM_NODE } from "../../render/paths.js";
+import {
+  INSTALLED_MOAT_JS,
+  MOAT_COMMAND,
+  MOAT_INSTALL_DIR,
+  RUNTIME_DIR,
+  RUNTIME_NODE,
+  SYSTEM_NODE,
+} from "../../render/paths.js";
 import { nodeIsRecentEnough, packagesFor } from "../distro.js";
+import { planFiles } from "../files.js";
 import { type MoatSource, moatSource, type NodeSource, nodeSource } from "../runtime.js";
-import { output, readText } from "../shell.js";
+import { observeFile, output, readText } from "../shell.js";
 import type { Step } from "../step.js";
-import type { Action, PlanContext } from "../types.js";
+import type { Action, FileSeen, FileWant, PlanContext } from "../types.js";
 
 const STAMP = ".moat-stamp";
 
@@ -18,7 +26,17 @@ export interface PackagesSeen {
   moatStamp: string | null;
   node: NodeSource;
   moat: MoatSource;
+  command: FileSeen;
 }
+
+// So the owner types \`sudo moat status\` on the VM, not the runtime's and the package's paths.
+export const moatCommand = (): FileWant => ({
+  path: MOAT_COMMAND,
+  content: `#!/bin/sh\n# Moat's CLI on this VM, written by moat host apply.\nexec ${RUNTIME_NODE} ${INSTALLED_MOAT_JS} "$@"\n`,
+  mode: 0o755,
+  owner: "root",
+  group: "root",
+});
 
 export function planPackages(ctx: PlanContext, seen: PackagesSeen): Action[] {
   const actions: Action[] = [];
@@ -67,6 +85,7 @@ export function planPackages(ctx: PlanContext, seen: PackagesSeen): Action[] {
       why: `install Moat ${seen.moat.version} in ${MOAT_INSTALL_DIR}`,
     });
   }
+  actions.push(...planFiles([moatCommand()], new Map([[MOAT_COMMAND, seen.command]])));
   const node = seen.systemNode;
   if (!node.exists) {
     actions.push({
@@ -109,6 +128,7 @@ function observePackages(ctx: PlanContext): PackagesSeen {
     moatStamp: readText(`${MOAT_INSTALL_DIR}/${STAMP}`),
     node: nodeSource(),
     moat: moatSource(),
+    command: observeFile(MOAT_COMMAND),
   };
 }
 

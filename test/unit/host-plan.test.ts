@@ -98,7 +98,7 @@ describe("host apply: packages", () => {
     assert.equal(w.file.mode, 0o755);
     assert.match(
       w.file.content,
-      /^#!\/bin\/sh\n[^]*\nexec \/opt\/moat\/node\/bin\/node \/opt\/moat\/bin\/moat\.js "\$@"\n$/,
+      /^#!\/bin\/sh\n[\s\S]*\nexec \/opt\/moat\/node\/bin\/node \/opt\/moat\/bin\/moat\.js "\$@"\n$/,
     );
     // A wrapper someone edited is put back.
     const edited = { ...converged, command: asSeen("/usr/local/sbin/moat", "#!/bin/sh\nexec evil\n", 0o755) };

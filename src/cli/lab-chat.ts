@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
+import { terminalSafe } from "../gateway/audit-format.js";
 import {
   type ChatOutcome,
   chatOnce,
@@ -37,12 +38,15 @@ function rootLab(config: string): LabState {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const indent = (lines: string[]) => lines.map((l) => `    ${l}\n`).join("");
+// The agent writes its replies: each line escaped for the terminal (audit-format.ts), as moat logs does.
+const agentText = (text: string) => text.split("\n").map(terminalSafe).join("\n");
 
 // Prints one exchange; returns whether it went as the allowlist says it should.
 function printOutcome(sender: Sender, o: ChatOutcome): boolean {
   const out = (s: string) => process.stdout.write(s);
   if (o.kind === "reply") {
-    for (const r of o.replies) out(`${paint("green", `← agent after ${seconds(r.ms)}:`)} ${r.text}\n`);
+    for (const r of o.replies)
+      out(`${paint("green", `← agent after ${seconds(r.ms)}:`)} ${agentText(r.text)}\n`);
     if (o.refusals.length)
       out(`  ${paint("yellow", "the gateway refused meanwhile:")}\n${indent(o.refusals.map(formatAudit))}`);
     return true;
@@ -55,7 +59,8 @@ function printOutcome(sender: Sender, o: ChatOutcome): boolean {
     return true;
   }
   if (o.kind === "stranger-answered") {
-    for (const r of o.replies) out(`${paint("red", `← agent after ${seconds(r.ms)}:`)} ${r.text}\n`);
+    for (const r of o.replies)
+      out(`${paint("red", `← agent after ${seconds(r.ms)}:`)} ${agentText(r.text)}\n`);
     process.stderr.write(
       `${paint("red", "moat:")} the agent answered ${describeSender(sender)}: the Telegram allowlist did not hold\n`,
     );

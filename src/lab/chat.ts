@@ -6,6 +6,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_AUDIT_LOG } from "../gateway/audit.js";
+import { terminalSafe } from "../gateway/audit-format.js";
 import type { MoatSpec } from "../spec/schema.js";
 import { EVENTS_FILE } from "./cloud.js";
 import { readFromLabVm } from "./exec.js";
@@ -82,7 +83,10 @@ export type AuditLine = Record<string, unknown>;
 export const isRefusal = (a: AuditLine) =>
   a.decision === "deny" || a.event === "telegram.drop" || a.event === "telegram.refuse";
 
-export function formatAudit(a: AuditLine): string {
+// Escaped for the terminal (audit-format.ts): hosts, paths and reasons in the trail are the agent's.
+export const formatAudit = (a: AuditLine): string => terminalSafe(auditText(a));
+
+function auditText(a: AuditLine): string {
   const when = typeof a.time === "number" ? new Date(a.time).toISOString().slice(11, 23) : "";
   if (a.event === "telegram.drop")
     return `${when} telegram.drop: update ${a.updateId} (${a.updateType}) from ${a.senderId ?? "?"}: ${a.reason}`;

@@ -96,3 +96,18 @@ describe("lab chat: replies and refusals", () => {
     );
   });
 });
+
+describe("lab chat: what the agent wrote cannot drive the owner's terminal", () => {
+  it("an audit line's agent-chosen host is printed escaped", () => {
+    const hostile = {
+      decision: "deny",
+      method: "CONNECT",
+      host: "evil\u001b[2J.example",
+      port: 443,
+      code: "x",
+    };
+    const line = formatAudit(hostile);
+    assert.ok(!line.includes("\u001b"), line);
+    assert.match(line, /evil\\x1b\[2J\.example:443/);
+  });
+});
